@@ -1,0 +1,4 @@
+namespace Bulwark.Protocol;
+
+/// <summary>Marker type for assembly scanning and tests.</summary>
+public static class AssemblyMarker;
