@@ -1,0 +1,86 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Bulwark.Server.Data;
+
+/// <summary>One model for both providers. The schema itself comes from the hand-written migrations in
+/// <see cref="Migrations.SchemaMigrations"/>; names here are snake_case to match them.</summary>
+public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options) : DbContext(options)
+{
+    public DbSet<User> Users => Set<User>();
+    public DbSet<AccessToken> AccessTokens => Set<AccessToken>();
+    public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
+    public DbSet<MfaTicket> MfaTickets => Set<MfaTicket>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite hands back DateTimeKind.Unspecified and Npgsql refuses non-UTC values: pin every time to UTC.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<NullableUtcDateTimeConverter>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<User>(e =>
+        {
+            e.ToTable("users");
+            e.HasIndex(u => u.NormalizedUsername).IsUnique();
+        });
+        modelBuilder.Entity<AccessToken>(e =>
+        {
+            e.ToTable("access_tokens");
+            e.HasIndex(t => t.TokenHash).IsUnique();
+        });
+        modelBuilder.Entity<RecoveryCode>().ToTable("recovery_codes");
+        modelBuilder.Entity<MfaTicket>(e =>
+        {
+            e.ToTable("mfa_tickets");
+            e.HasIndex(t => t.TicketHash).IsUnique();
+        });
+        modelBuilder.Entity<AuditEvent>(e =>
+        {
+            e.ToTable("audit_events");
+            e.Property(a => a.Id).ValueGeneratedOnAdd();
+        });
+
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(ToSnakeCase(property.Name));
+            }
+        }
+    }
+
+    internal static string ToSnakeCase(string name)
+    {
+        var builder = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c))
+            {
+                if (i > 0)
+                {
+                    builder.Append('_');
+                }
+                builder.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+        return builder.ToString();
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+    private sealed class NullableUtcDateTimeConverter() : ValueConverter<DateTime?, DateTime?>(
+        v => v.HasValue ? (v.Value.Kind == DateTimeKind.Utc ? v : v.Value.ToUniversalTime()) : v,
+        v => v.HasValue ? DateTime.SpecifyKind(v.Value, DateTimeKind.Utc) : v);
+}

@@ -1,0 +1,147 @@
+namespace Bulwark.Server.Data.Migrations;
+
+/// <summary>Every schema version, oldest first. Append only: a deployed database is upgraded by
+/// running the ones it has not seen. Never edit a migration that has shipped.</summary>
+public static class SchemaMigrations
+{
+    public static IReadOnlyList<SchemaMigration> All { get; } =
+    [
+        new(1, "accounts_tokens_mfa_audit",
+            Sqlite: """
+                CREATE TABLE users (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    username TEXT NOT NULL,
+                    normalized_username TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    first_name TEXT NULL,
+                    last_name TEXT NULL,
+                    company_name TEXT NULL,
+                    business_account INTEGER NOT NULL DEFAULT 0,
+                    mfa_enabled INTEGER NOT NULL DEFAULT 0,
+                    totp_secret_protected TEXT NULL,
+                    totp_last_step INTEGER NULL,
+                    created_at TEXT NOT NULL,
+                    last_active_at TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_users_normalized_username ON users (normalized_username);
+                CREATE TABLE access_tokens (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    token_hash TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    client TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NULL,
+                    last_used_at TEXT NULL,
+                    revoked_at TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_access_tokens_token_hash ON access_tokens (token_hash);
+                CREATE INDEX ix_access_tokens_user_id ON access_tokens (user_id);
+                CREATE TABLE recovery_codes (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    code_hash TEXT NOT NULL,
+                    used_at TEXT NULL
+                );
+                CREATE INDEX ix_recovery_codes_user_id ON recovery_codes (user_id);
+                CREATE TABLE mfa_tickets (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    ticket_hash TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    payload TEXT NULL,
+                    failed_attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    consumed_at TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_mfa_tickets_ticket_hash ON mfa_tickets (ticket_hash);
+                CREATE TABLE audit_events (
+                    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+                    occurred_at TEXT NOT NULL,
+                    type INTEGER NOT NULL,
+                    actor_id TEXT NULL,
+                    actor_name TEXT NULL,
+                    subject_id TEXT NULL,
+                    ip_address TEXT NULL,
+                    details TEXT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX ix_audit_events_actor_id ON audit_events (actor_id);
+                CREATE INDEX ix_audit_events_subject_id ON audit_events (subject_id);
+                CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+                    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+                CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+                    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+                """,
+            Postgres: """
+                CREATE TABLE users (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    username TEXT NOT NULL,
+                    normalized_username TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    first_name TEXT NULL,
+                    last_name TEXT NULL,
+                    company_name TEXT NULL,
+                    business_account BOOLEAN NOT NULL DEFAULT FALSE,
+                    mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+                    totp_secret_protected TEXT NULL,
+                    totp_last_step BIGINT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    last_active_at TIMESTAMPTZ NULL
+                );
+                CREATE UNIQUE INDEX ix_users_normalized_username ON users (normalized_username);
+                CREATE TABLE access_tokens (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    token_hash TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    client TEXT NOT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    expires_at TIMESTAMPTZ NULL,
+                    last_used_at TIMESTAMPTZ NULL,
+                    revoked_at TIMESTAMPTZ NULL
+                );
+                CREATE UNIQUE INDEX ix_access_tokens_token_hash ON access_tokens (token_hash);
+                CREATE INDEX ix_access_tokens_user_id ON access_tokens (user_id);
+                CREATE TABLE recovery_codes (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    code_hash TEXT NOT NULL,
+                    used_at TIMESTAMPTZ NULL
+                );
+                CREATE INDEX ix_recovery_codes_user_id ON recovery_codes (user_id);
+                CREATE TABLE mfa_tickets (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    ticket_hash TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    payload TEXT NULL,
+                    failed_attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    expires_at TIMESTAMPTZ NOT NULL,
+                    consumed_at TIMESTAMPTZ NULL
+                );
+                CREATE UNIQUE INDEX ix_mfa_tickets_ticket_hash ON mfa_tickets (ticket_hash);
+                CREATE TABLE audit_events (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    occurred_at TIMESTAMPTZ NOT NULL,
+                    type INTEGER NOT NULL,
+                    actor_id TEXT NULL,
+                    actor_name TEXT NULL,
+                    subject_id TEXT NULL,
+                    ip_address TEXT NULL,
+                    details TEXT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX ix_audit_events_actor_id ON audit_events (actor_id);
+                CREATE INDEX ix_audit_events_subject_id ON audit_events (subject_id);
+                CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'audit_events is append-only'; END; $$;
+                CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+                    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+                """),
+    ];
+}

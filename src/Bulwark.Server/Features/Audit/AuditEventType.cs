@@ -1,0 +1,26 @@
+namespace Bulwark.Server.Features.Audit;
+
+/// <summary>Numbered security events, grouped by area in blocks of 100 (the numbers are stored; never reuse one).</summary>
+public enum AuditEventType
+{
+    UserSignedUp = 1000,
+    UserProfileUpdated = 1001,
+    UserPasswordChanged = 1002,
+    UserUsernameChanged = 1003,
+    UserDeleted = 1004,
+
+    LoginSucceeded = 1100,
+    LoginFailed = 1101,
+    LoginLockedOut = 1102,
+    LoginMfaChallenged = 1103,
+    LoginMfaFailed = 1104,
+    RecoveryCodeUsed = 1105,
+
+    MfaEnabled = 1200,
+    MfaDisabled = 1201,
+    MfaEnrollmentStarted = 1202,
+
+    TokenCreated = 1300,
+    TokenRevoked = 1301,
+    TokensRevokedAll = 1302,
+}
