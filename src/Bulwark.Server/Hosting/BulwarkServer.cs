@@ -10,6 +10,7 @@ using Bulwark.Server.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Bulwark.Server.Hosting;
 
@@ -42,7 +43,7 @@ public static class BulwarkServer
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(database);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(SecretProtector.FromDataDirectory(dataDirectory));
         services.AddDbContext<BulwarkDbContext>(db => ConfigureDatabase(db, database, dataDirectory));
         services.AddScoped<MigrationRunner>();

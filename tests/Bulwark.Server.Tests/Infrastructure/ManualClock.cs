@@ -1,0 +1,11 @@
+namespace Bulwark.Server.Tests.Infrastructure;
+
+/// <summary>A clock the test moves by hand, for expiry, lockout and TOTP windows.</summary>
+public sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
