@@ -118,7 +118,7 @@ public static class ParticleMessages
             [new(CoapOptionNumber.UriPath, PathSignal)], new[] { start ? (byte)1 : (byte)0 });
 
     /// <summary>CON PUT /k with a 1-byte Uri-Query parameter and no token; parameter 1 makes the device discard its session.</summary>
-    /// <remarks>With no token the parameter sits at byte 8, where Device OS looks for it.</remarks>
+    /// <remarks>Device OS reads the parameter at byte 7 + token length, skipping one option-header byte (protocol.cpp handle_key_change).</remarks>
     public static CoapMessage KeyChange(ushort messageId, byte parameter) =>
         new(CoapMessageType.Confirmable, CoapCode.Put, messageId, options:
             [new(CoapOptionNumber.UriPath, PathKeyChange), new(CoapOptionNumber.UriQuery, new[] { parameter })]);
