@@ -20,3 +20,6 @@ public sealed record UserResponse(
 
 /// <summary><c>POST /v1/users</c> answer.</summary>
 public sealed record SignupResponse(bool Ok, string Username);
+
+/// <summary><c>GET /v1/user/identify</c>.</summary>
+public sealed record IdentityResponse(string Id, string Email);

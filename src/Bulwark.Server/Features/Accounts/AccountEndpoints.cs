@@ -27,6 +27,9 @@ public static class AccountEndpoints
         user.MapGet("", GetUserAsync);
         user.MapPut("", UpdateUserAsync);
         user.MapDelete("", DeleteUserAsync);
+        // particle-api-js trackingIdentity(); answered from the token alone, with no database read.
+        user.MapGet("/identify", (HttpContext context) =>
+            TypedResults.Json(new IdentityResponse(context.User.UserId(), context.User.Username()), ApiJson.Options));
         return app;
     }
 
