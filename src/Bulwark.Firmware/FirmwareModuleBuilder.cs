@@ -24,7 +24,8 @@ public sealed record FirmwareModuleSpec
     public int Seed { get; init; }
     /// <summary>Encoded extensions (see <see cref="ModuleExtensionEncoder"/>) placed after the prefix; END is appended.</summary>
     public IReadOnlyList<byte[]> PrefixExtensions { get; init; } = [];
-    /// <summary>Encoded extensions placed at the start of the suffix; if the last is PRODUCT_DATA it carries the product fields.</summary>
+    /// <summary>Encoded extensions placed at the start of the suffix; END is appended unless the last is END or
+    /// PRODUCT_DATA (which then carries the product fields).</summary>
     public IReadOnlyList<byte[]> SuffixExtensions { get; init; } = [];
 }
 
@@ -41,9 +42,14 @@ public static class FirmwareModuleBuilder
         var prefixExtensions = spec.PrefixExtensions.Count == 0
             ? []
             : spec.PrefixExtensions.Append(ModuleExtensionEncoder.End()).SelectMany(e => e).ToArray();
-        var suffixExtensions = spec.SuffixExtensions.SelectMany(e => e).ToArray();
-        var productInExtension = spec.SuffixExtensions.Count > 0 &&
-            BinaryPrimitives.ReadUInt16LittleEndian(spec.SuffixExtensions[^1]) == (ushort)ModuleExtensionType.ProductData;
+        var lastSuffixType = spec.SuffixExtensions.Count > 0
+            ? (ModuleExtensionType?)BinaryPrimitives.ReadUInt16LittleEndian(spec.SuffixExtensions[^1])
+            : null;
+        var productInExtension = lastSuffixType == ModuleExtensionType.ProductData;
+        // Like addModuleExtensions: without END the legacy product bytes would be read as one more extension.
+        var suffixExtensions = (lastSuffixType is null or ModuleExtensionType.End or ModuleExtensionType.ProductData
+            ? spec.SuffixExtensions
+            : spec.SuffixExtensions.Append(ModuleExtensionEncoder.End())).SelectMany(e => e).ToArray();
         var suffixSize = ModuleLayout.MinimumSuffixSize + suffixExtensions.Length + (productInExtension ? 0 : 4);
 
         var length = spec.PrefixOffset + ModuleLayout.PrefixSize + prefixExtensions.Length + spec.DataSize + suffixSize + ModuleLayout.CrcSize;

@@ -51,6 +51,15 @@ public static class ProtectedModuleBuilder
 
         var securityMode = ModuleExtensionEncoder.SecurityMode(mode, certificate);
         var inPrefix = parsed.Flags.HasFlag(ModuleFlags.PrefixExtensions) || KnownPlatforms.GrowsLeft(parsed.PlatformId, parsed.Function);
+        // The package only replaces SECURITY_MODE where it adds the new one; one left in the other area would make
+        // two (found by the fuzzer), so refuse rather than guess which one the device honours.
+        var otherArea = inPrefix ? parsed.SuffixExtensions : parsed.PrefixExtensions;
+        if (otherArea.OfType<SecurityModeExtension>().FirstOrDefault() is { } stray)
+        {
+            error = Unsupported($"SECURITY_MODE at 0x{stray.Offset:X} is in the {stray.Location.ToString().ToLowerInvariant()}, "
+                + $"but this module takes new extensions in the {(inPrefix ? "prefix" : "suffix")}");
+            return false;
+        }
         result = inPrefix
             ? GrowPrefix(module, parsed, securityMode, out error)
             : GrowSuffix(module, parsed, securityMode, out error);
