@@ -13,6 +13,7 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
     public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
     public DbSet<MfaTicket> MfaTickets => Set<MfaTicket>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<Device> Devices => Set<Device>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -43,6 +44,12 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
         {
             e.ToTable("audit_events");
             e.Property(a => a.Id).ValueGeneratedOnAdd();
+        });
+        modelBuilder.Entity<Device>(e =>
+        {
+            e.ToTable("devices");
+            e.Property(d => d.Id).ValueGeneratedNever();
+            e.HasIndex(d => d.OwnerUserId);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

@@ -20,6 +20,12 @@ public sealed class BulwarkOptions
 
     /// <summary>Lifetime of a token when the client does not ask for one (Particle's 90 days).</summary>
     public long DefaultTokenLifetimeSeconds { get; set; } = 7_776_000;
+
+    /// <summary>The device gateway (<c>Bulwark:Gateway:*</c>).</summary>
+    public Gateway.GatewayOptions Gateway { get; set; } = new();
+
+    /// <summary>Event streams (<c>Bulwark:Events:*</c>).</summary>
+    public Features.Events.EventStreamOptions Events { get; set; } = new();
 }
 
 public sealed class PasswordOptions

@@ -4,6 +4,10 @@ using Bulwark.Server.Data.Migrations;
 using Bulwark.Server.Features.Accounts;
 using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Auth;
+using Bulwark.Server.Features.Devices;
+using Bulwark.Server.Features.Events;
+using Bulwark.Server.Features.Keys;
+using Bulwark.Server.Gateway;
 using Bulwark.Server.Features.Mfa;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
@@ -52,6 +56,7 @@ public static class BulwarkServer
             .AddScheme<AuthenticationSchemeOptions, AccessTokenAuthenticationHandler>(AccessTokenAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddAudit().AddAccounts().AddAccessTokens().AddMfa();
+        services.AddServerKeys().AddEvents().AddDeviceGateway();
 
         var app = builder.Build();
         app.UseMiddleware<ApiErrorMiddleware>();
@@ -63,6 +68,10 @@ public static class BulwarkServer
         app.MapAccessTokenEndpoints();
         app.MapMfaEndpoints();
         app.MapAuditEndpoints();
+        app.MapKeyEndpoints();
+        app.MapProvisioningEndpoints();
+        app.MapEventEndpoints();
+        app.MapDeviceEndpoints();
         return app;
     }
 

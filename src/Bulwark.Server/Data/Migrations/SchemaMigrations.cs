@@ -143,5 +143,54 @@ public static class SchemaMigrations
                 CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
                     FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
                 """),
+        new(3, "devices",
+            Sqlite: """
+                CREATE TABLE devices (
+                    id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 24),
+                    public_key_pem TEXT NULL,
+                    ec_public_key_pem TEXT NULL,
+                    owner_user_id TEXT NULL REFERENCES users (id) ON DELETE SET NULL,
+                    name TEXT NULL,
+                    notes TEXT NULL,
+                    serial_number TEXT NULL,
+                    platform_id INTEGER NULL,
+                    product_id INTEGER NULL,
+                    product_firmware_version INTEGER NULL,
+                    system_version INTEGER NULL,
+                    hello_flags INTEGER NULL,
+                    functions TEXT NULL,
+                    variables TEXT NULL,
+                    last_ip_address TEXT NULL,
+                    last_heard TEXT NULL,
+                    last_handshake_at TEXT NULL,
+                    created_at TEXT NOT NULL,
+                    claimed_at TEXT NULL
+                );
+                CREATE INDEX ix_devices_owner_user_id ON devices (owner_user_id);
+                """,
+            Postgres: """
+                CREATE TABLE devices (
+                    id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 24),
+                    public_key_pem TEXT NULL,
+                    ec_public_key_pem TEXT NULL,
+                    owner_user_id TEXT NULL REFERENCES users (id) ON DELETE SET NULL,
+                    name TEXT NULL,
+                    notes TEXT NULL,
+                    serial_number TEXT NULL,
+                    platform_id INTEGER NULL,
+                    product_id INTEGER NULL,
+                    product_firmware_version INTEGER NULL,
+                    system_version INTEGER NULL,
+                    hello_flags INTEGER NULL,
+                    functions TEXT NULL,
+                    variables TEXT NULL,
+                    last_ip_address TEXT NULL,
+                    last_heard TIMESTAMPTZ NULL,
+                    last_handshake_at TIMESTAMPTZ NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    claimed_at TIMESTAMPTZ NULL
+                );
+                CREATE INDEX ix_devices_owner_user_id ON devices (owner_user_id);
+                """),
     ];
 }

@@ -23,4 +23,13 @@ public enum AuditEventType
     TokenCreated = 1300,
     TokenRevoked = 1301,
     TokensRevokedAll = 1302,
+
+    DeviceKeyRegistered = 4000,
+    DeviceHandshakeRefused = 4001,
+    DeviceAutoRegistered = 4002,
+    DeviceClaimed = 4003,
+    DeviceReleased = 4004,
+    DeviceUpdated = 4005,
+    DeviceProtocolViolation = 4006,
+    DeviceRefusalsSuppressed = 4007,
 }
