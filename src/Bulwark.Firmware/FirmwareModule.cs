@@ -13,7 +13,6 @@ public static class FirmwareModule
         [NotNullWhen(true)] out ParsedModule? module,
         [NotNullWhen(false)] out FirmwareError? error)
     {
-        module = null;
         error = Validate(file, out module);
         return error is null;
     }

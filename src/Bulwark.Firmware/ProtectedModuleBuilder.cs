@@ -155,13 +155,14 @@ public static class ProtectedModuleBuilder
         var unalignedPrefixSize = ModuleLayout.PrefixSize + extensions.Sum(e => e.Length) + ModuleLayout.ExtensionHeaderSize;
         var unalignedLength = module.Length + unalignedPrefixSize - parsed.PrefixSize;
         var unalignedStart = (long)parsed.EndAddress - (unalignedLength - ModuleLayout.CrcSize);
-        var padding = (int)(unalignedStart % StartAlignment);
-        var startAddress = unalignedStart - padding;
-        if (startAddress < 0)
+        // Checked before the modulo: a negative remainder would become a negative padding length (found by the fuzzer).
+        if (unalignedStart < 0)
         {
             error = Unsupported("growing the prefix would move the start address below zero");
             return null;
         }
+        var padding = (int)(unalignedStart % StartAlignment);
+        var startAddress = unalignedStart - padding;
         extensions.Add(ModuleExtensionEncoder.End(padding));
 
         var length = unalignedLength + padding;

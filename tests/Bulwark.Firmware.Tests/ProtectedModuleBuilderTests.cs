@@ -136,3 +136,26 @@ public sealed class ProtectedModuleBuilderRegressionTests
         Assert.Equal(FirmwareErrorReason.UnsupportedModification, error.Reason);
     }
 }
+
+public sealed class ProtectedModuleBuilderStartAddressRegressionTests
+{
+    // Found by the fuzzer (seed 20250101, iteration 835706): a P2 user part starting at address 0 made the
+    // prefix growth compute a negative padding and throw OverflowException.
+    [Fact]
+    public void Refuses_to_move_the_start_address_below_zero()
+    {
+        var module = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
+        {
+            PlatformId = 32,
+            Function = ModuleFunction.UserPart,
+            StartAddress = 0,
+            DataSize = 16,
+            PrefixExtensions = [ModuleExtensionEncoder.Name("app")],
+        });
+        Assert.True(FirmwareModule.TryParse(module, out _, out _));
+
+        Assert.False(ProtectedModuleBuilder.TryProtect(module, out _, out var error));
+        Assert.Equal(FirmwareErrorReason.UnsupportedModification, error.Reason);
+        Assert.Contains("below zero", error.Message);
+    }
+}
