@@ -1,0 +1,46 @@
+using Bulwark.Protocol.Gen2;
+
+namespace Bulwark.DeviceSim.Devices;
+
+/// <summary>Why <see cref="VirtualDevice.ConnectAsync"/> failed.</summary>
+public enum ConnectFailure
+{
+    /// <summary>The TCP connection could not be opened.</summary>
+    Unreachable,
+    /// <summary>The Gen2 handshake failed; see <see cref="VirtualDeviceException.HandshakeError"/>.</summary>
+    Handshake,
+    /// <summary>The server did not send its Hello in time.</summary>
+    NoServerHello,
+    /// <summary>The connection dropped while the session was being set up.</summary>
+    ConnectionLost,
+}
+
+/// <summary>A connection attempt failed.</summary>
+public sealed class VirtualDeviceException : Exception
+{
+    public VirtualDeviceException(ConnectFailure failure, string message, Gen2DeviceHandshakeError handshakeError = Gen2DeviceHandshakeError.None, Exception? inner = null)
+        : base(message, inner)
+    {
+        Failure = failure;
+        HandshakeError = handshakeError;
+    }
+
+    public VirtualDeviceException()
+        : this(ConnectFailure.ConnectionLost, "The connection failed.")
+    {
+    }
+
+    public VirtualDeviceException(string message)
+        : this(ConnectFailure.ConnectionLost, message)
+    {
+    }
+
+    public VirtualDeviceException(string message, Exception inner)
+        : this(ConnectFailure.ConnectionLost, message, Gen2DeviceHandshakeError.None, inner)
+    {
+    }
+
+    public ConnectFailure Failure { get; }
+
+    public Gen2DeviceHandshakeError HandshakeError { get; }
+}

@@ -1,0 +1,69 @@
+using Bulwark.Protocol.Messages;
+
+namespace Bulwark.DeviceSim.Devices;
+
+/// <summary>How a <see cref="VirtualDevice"/> presents itself and times its protocol; defaults are a Device OS 6.2 gcc build.</summary>
+public sealed record VirtualDeviceOptions
+{
+    /// <summary>Hello flags the gcc build sends (diagnostics, immediate updates, Goodbye, device-initiated Describe).</summary>
+    public const HelloFlags DeviceOsHelloFlags = (HelloFlags)0x36;
+
+    /// <summary>Platform 6 is the Photon, a Gen2 device on the TCP protocol.</summary>
+    public ushort PlatformId { get; init; } = 6;
+
+    /// <summary>Product ID sent in Hello; Device OS uses the platform ID when the firmware declares no product.</summary>
+    public ushort? ProductId { get; init; }
+
+    public ushort ProductFirmwareVersion { get; init; } = 1;
+
+    /// <summary>Device OS version as a module version (6200 = 6.2.0).</summary>
+    public ushort SystemVersion { get; init; } = 6200;
+
+    public HelloFlags HelloFlags { get; init; } = DeviceOsHelloFlags;
+
+    public ushort MaxMessageSize { get; init; } = 1152;
+
+    public uint MaxBinarySize { get; init; } = 10 * 1024 * 1024;
+
+    public ushort OtaChunkSize { get; init; } = 512;
+
+    /// <summary>Version of the user-part module reported in Describe (not the product firmware version).</summary>
+    public ushort UserModuleVersion { get; init; } = 6;
+
+    /// <summary>The device waits 20 s for the nonce; the whole handshake is bounded by this.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>TCP devices insist on the server's Hello within 4 s of their own.</summary>
+    public TimeSpan ServerHelloTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>Ping this long after the last message received (<c>initialize_ping(15000, 10000)</c>); null disables pings.</summary>
+    public TimeSpan? PingInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Drop the connection when nothing arrives this long after a ping.</summary>
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Send the post-Hello sequence Device OS sends (system Describe, time, update events, app Describe, system subscriptions).</summary>
+    public bool SendStartupSequence { get; init; } = true;
+
+    /// <summary>Notifications kept for <see cref="VirtualDevice.Notifications"/> (oldest dropped first); 0 keeps none, for fleets.</summary>
+    public int NotificationCapacity { get; init; } = 1024;
+
+    /// <summary>Reconnect by itself when the connection drops (not after <see cref="VirtualDevice.DisconnectAsync"/>).</summary>
+    public bool AutoReconnect { get; init; }
+
+    /// <summary>Pause before an automatic reconnect.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    internal HelloPayload CreateHello(ushort productFirmwareVersion, ushort systemVersion) => new(
+        ProductId ?? PlatformId,
+        productFirmwareVersion,
+        HelloFlags,
+        PlatformId,
+        DeviceId: null,
+        systemVersion,
+        MaxMessageSize,
+        MaxBinarySize,
+        OtaChunkSize);
+}
