@@ -16,8 +16,12 @@ public sealed class CommonPasswordList
 
     public bool Contains(string password) => _entries.Contains(password.ToLowerInvariant());
 
-    /// <summary>Loads the embedded list (about half a million entries, ~0.5 s once at start-up).</summary>
-    public static CommonPasswordList LoadEmbedded()
+    private static readonly Lazy<CommonPasswordList> Embedded = new(Load);
+
+    /// <summary>The embedded list (about half a million entries), loaded once per process.</summary>
+    public static CommonPasswordList LoadEmbedded() => Embedded.Value;
+
+    private static CommonPasswordList Load()
     {
         using var resource = typeof(CommonPasswordList).Assembly.GetManifestResourceStream("Bulwark.Server.common-passwords.txt.gz")
             ?? throw new InvalidOperationException("The common-password list is missing from the server assembly");

@@ -7,7 +7,7 @@ using Bulwark.Server.Security;
 namespace Bulwark.Server.Features.Auth;
 
 /// <summary>How long a new token should live, as the client asked for it.</summary>
-public readonly record struct TokenLifetime(DateTime? ExpiresAt)
+public readonly record struct TokenLifetime(DateTime? ExpiresAt, long? RequestedSeconds = null)
 {
     /// <summary>Reads <c>expires_in</c> (seconds, 0 = never) or <c>expires_at</c> (ISO-8601), defaulting to the server's default.</summary>
     public static TokenLifetime FromRequest(RequestFields fields, DateTime now, long defaultSeconds)
@@ -30,11 +30,11 @@ public readonly record struct TokenLifetime(DateTime? ExpiresAt)
         var expiresIn = fields.Has("expires_in") ? fields.Long("expires_in") : null;
         return expiresIn switch
         {
-            null => new(now.AddSeconds(defaultSeconds)),
+            null => new(now.AddSeconds(defaultSeconds), defaultSeconds),
             0 => new(null),
             < 0 => throw ApiRequestException.BadRequest("expires_in must be 0 (never) or a positive number of seconds"),
             > 100L * 365 * 24 * 3600 => throw ApiRequestException.BadRequest("expires_in is too large; use 0 for a token that never expires"),
-            var seconds => new(now.AddSeconds(seconds.Value)),
+            var seconds => new(now.AddSeconds(seconds.Value), seconds.Value),
         };
     }
 }
@@ -60,7 +60,8 @@ public sealed class AccessTokenIssuer(TimeProvider clock, BulwarkOptions options
             CreatedAt = now,
             ExpiresAt = lifetime.ExpiresAt,
         });
-        long? expiresIn = lifetime.ExpiresAt is { } at ? (long)Math.Round((at - now).TotalSeconds) : 0;
+        // Answer the lifetime the client asked for, not the few seconds less that password hashing has cost since.
+        long? expiresIn = lifetime.RequestedSeconds ?? (lifetime.ExpiresAt is { } at ? (long)Math.Round((at - now).TotalSeconds) : 0);
         return new TokenResponse("bearer", secret, expiresIn, lifetime.ExpiresAt);
     }
 }
