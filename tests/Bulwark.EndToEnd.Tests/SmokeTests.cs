@@ -1,2 +1,0 @@
-namespace Bulwark.EndToEnd.Tests;
-public class SmokeTests { [Fact] public void Builds() => Assert.True(true); }
