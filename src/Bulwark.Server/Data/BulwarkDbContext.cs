@@ -13,6 +13,9 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
     public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
     public DbSet<MfaTicket> MfaTickets => Set<MfaTicket>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<Organization> Organizations => Set<Organization>();
+    public DbSet<Product> Products => Set<Product>();
+    public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<Device> Devices => Set<Device>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -45,6 +48,28 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
             e.ToTable("audit_events");
             e.Property(a => a.Id).ValueGeneratedOnAdd();
         });
+        modelBuilder.Entity<Organization>(e =>
+        {
+            e.ToTable("organizations");
+            e.HasIndex(o => o.Slug).IsUnique();
+        });
+        modelBuilder.Entity<Product>(e =>
+        {
+            e.ToTable("products");
+            e.Property(p => p.Id).ValueGeneratedNever();
+            e.HasIndex(p => p.Slug).IsUnique();
+        });
+        modelBuilder.Entity<TeamMember>(e =>
+        {
+            e.ToTable("team_members");
+            // Relationships without navigations, so one SaveChanges inserts rows in foreign-key order.
+            e.HasOne<User>().WithMany().HasForeignKey(m => m.UserId);
+            e.HasOne<Product>().WithMany().HasForeignKey(m => m.ProductId);
+            e.HasOne<Organization>().WithMany().HasForeignKey(m => m.OrganizationId);
+        });
+        modelBuilder.Entity<Product>().HasOne<Organization>().WithMany().HasForeignKey(p => p.OrganizationId);
+        modelBuilder.Entity<Product>().HasOne<User>().WithMany().HasForeignKey(p => p.OwnerUserId).OnDelete(DeleteBehavior.SetNull);
+        modelBuilder.Entity<AccessToken>().HasOne<User>().WithMany().HasForeignKey(t => t.UserId);
         modelBuilder.Entity<Device>(e =>
         {
             e.ToTable("devices");

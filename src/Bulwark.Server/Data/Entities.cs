@@ -19,6 +19,8 @@ public sealed class User
     public long? TotpLastStep { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime? LastActiveAt { get; set; }
+    /// <summary>An API user: a programmatic team member that never logs in with a password.</summary>
+    public bool IsProgrammatic { get; set; }
 }
 
 /// <summary>An access token, stored only as a SHA-256 hash of its secret.</summary>

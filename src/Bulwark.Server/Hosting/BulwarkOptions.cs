@@ -21,6 +21,18 @@ public sealed class BulwarkOptions
     /// <summary>Lifetime of a token when the client does not ask for one (Particle's 90 days).</summary>
     public long DefaultTokenLifetimeSeconds { get; set; } = 7_776_000;
 
+    /// <summary>Usernames of the server's administrators (<c>Bulwark:ServerAdmins:0=alice@example.com</c>).</summary>
+    public List<string> ServerAdmins { get; set; } = [];
+
+    /// <summary>Who may create organizations: <c>anyone</c> signed in (the default) or <c>server-admins</c>.</summary>
+    public string OrganizationCreation { get; set; } = "anyone";
+
+    public bool IsServerAdmin(string normalizedUsername) =>
+        ServerAdmins.Any(a => string.Equals(a.Trim(), normalizedUsername, StringComparison.OrdinalIgnoreCase));
+
+    public bool MayCreateOrganizations(string normalizedUsername) =>
+        !string.Equals(OrganizationCreation, "server-admins", StringComparison.OrdinalIgnoreCase) || IsServerAdmin(normalizedUsername);
+
     /// <summary>The device gateway (<c>Bulwark:Gateway:*</c>).</summary>
     public Gateway.GatewayOptions Gateway { get; set; } = new();
 

@@ -143,6 +143,99 @@ public static class SchemaMigrations
                 CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
                     FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
                 """),
+        new(2, "organizations_products_teams",
+            Sqlite: """
+                ALTER TABLE users ADD COLUMN is_programmatic INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE organizations (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    slug TEXT NOT NULL,
+                    require_mfa INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL,
+                    created_by_id TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_organizations_slug ON organizations (slug);
+                CREATE TABLE products (
+                    id INTEGER NOT NULL PRIMARY KEY CHECK (id BETWEEN 1 AND 65535),
+                    slug TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT NULL,
+                    platform_id INTEGER NOT NULL,
+                    hardware TEXT NOT NULL,
+                    owner_user_id TEXT NULL REFERENCES users (id) ON DELETE SET NULL,
+                    organization_id TEXT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+                    unrecognized_device_policy TEXT NOT NULL DEFAULT 'quarantine'
+                        CHECK (unrecognized_device_policy IN ('quarantine', 'auto-approve')),
+                    location_opt_in INTEGER NOT NULL DEFAULT 0,
+                    known_application_opt_in INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX ix_products_slug ON products (slug);
+                CREATE INDEX ix_products_owner_user_id ON products (owner_user_id);
+                CREATE INDEX ix_products_organization_id ON products (organization_id);
+                CREATE TABLE team_members (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    product_id INTEGER NULL REFERENCES products (id) ON DELETE CASCADE,
+                    organization_id TEXT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    role TEXT NULL,
+                    friendly_name TEXT NULL,
+                    scopes TEXT NULL,
+                    created_at TEXT NOT NULL,
+                    created_by_id TEXT NULL,
+                    CHECK ((product_id IS NULL) <> (organization_id IS NULL)),
+                    CHECK ((role IS NULL) <> (scopes IS NULL))
+                );
+                CREATE UNIQUE INDEX ix_team_members_product_user ON team_members (product_id, user_id);
+                CREATE UNIQUE INDEX ix_team_members_organization_user ON team_members (organization_id, user_id);
+                CREATE INDEX ix_team_members_user_id ON team_members (user_id);
+                """,
+            Postgres: """
+                ALTER TABLE users ADD COLUMN is_programmatic BOOLEAN NOT NULL DEFAULT FALSE;
+                CREATE TABLE organizations (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    slug TEXT NOT NULL,
+                    require_mfa BOOLEAN NOT NULL DEFAULT FALSE,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    created_by_id TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_organizations_slug ON organizations (slug);
+                CREATE TABLE products (
+                    id INTEGER NOT NULL PRIMARY KEY CHECK (id BETWEEN 1 AND 65535),
+                    slug TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT NULL,
+                    platform_id INTEGER NOT NULL,
+                    hardware TEXT NOT NULL,
+                    owner_user_id TEXT NULL REFERENCES users (id) ON DELETE SET NULL,
+                    organization_id TEXT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+                    unrecognized_device_policy TEXT NOT NULL DEFAULT 'quarantine'
+                        CHECK (unrecognized_device_policy IN ('quarantine', 'auto-approve')),
+                    location_opt_in BOOLEAN NOT NULL DEFAULT FALSE,
+                    known_application_opt_in BOOLEAN NOT NULL DEFAULT FALSE,
+                    created_at TIMESTAMPTZ NOT NULL
+                );
+                CREATE UNIQUE INDEX ix_products_slug ON products (slug);
+                CREATE INDEX ix_products_owner_user_id ON products (owner_user_id);
+                CREATE INDEX ix_products_organization_id ON products (organization_id);
+                CREATE TABLE team_members (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    product_id INTEGER NULL REFERENCES products (id) ON DELETE CASCADE,
+                    organization_id TEXT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    role TEXT NULL,
+                    friendly_name TEXT NULL,
+                    scopes TEXT NULL,
+                    created_at TIMESTAMPTZ NOT NULL,
+                    created_by_id TEXT NULL,
+                    CHECK ((product_id IS NULL) <> (organization_id IS NULL)),
+                    CHECK ((role IS NULL) <> (scopes IS NULL))
+                );
+                CREATE UNIQUE INDEX ix_team_members_product_user ON team_members (product_id, user_id);
+                CREATE UNIQUE INDEX ix_team_members_organization_user ON team_members (organization_id, user_id);
+                CREATE INDEX ix_team_members_user_id ON team_members (user_id);
+                """),
         new(3, "devices",
             Sqlite: """
                 CREATE TABLE devices (

@@ -24,6 +24,20 @@ public enum AuditEventType
     TokenRevoked = 1301,
     TokensRevokedAll = 1302,
 
+    OrganizationCreated = 2000,
+    OrganizationUpdated = 2001,
+
+    ProductCreated = 2100,
+    ProductUpdated = 2101,
+
+    TeamMemberInvited = 2200,
+    TeamMemberRoleChanged = 2201,
+    TeamMemberRemoved = 2202,
+    ApiUserCreated = 2203,
+    ApiUserUpdated = 2204,
+    ApiUserTokenRegenerated = 2205,
+    ApiUserDeleted = 2206,
+
     DeviceKeyRegistered = 4000,
     DeviceHandshakeRefused = 4001,
     DeviceAutoRegistered = 4002,

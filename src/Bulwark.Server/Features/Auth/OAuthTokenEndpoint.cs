@@ -80,6 +80,10 @@ public static class OAuthTokenEndpoint
             return Locked(context, until, now);
         }
         var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedUsername == normalized, context.RequestAborted);
+        if (user is { IsProgrammatic: true })
+        {
+            return Teams.TeamAuthorizationMiddleware.ApiUserRefused();
+        }
         var valid = false;
         if (user is null)
         {
