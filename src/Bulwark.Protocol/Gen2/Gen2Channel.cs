@@ -33,7 +33,7 @@ public readonly record struct Gen2ReceiveResult(CoapMessage? Message, Gen2FrameE
 /// One reader at a time; any number of concurrent senders (sends are serialised so the IV chain matches wire order).
 /// A frame-level error faults the receive side for good, since the IV chain can no longer be trusted.
 /// </remarks>
-public sealed class Gen2Channel : IAsyncDisposable
+public sealed class Gen2Channel : IAsyncDisposable, IDisposable
 {
     private const int LengthPrefix = 2;
 
@@ -203,6 +203,18 @@ public sealed class Gen2Channel : IAsyncDisposable
     }
 
     private static Gen2ReceiveResult Failed(Gen2FrameError error) => new(null, error, CoapDecodeError.None);
+
+    public void Dispose()
+    {
+        if (!_leaveOpen)
+        {
+            _stream.Dispose();
+        }
+
+        _receiveCipher.Dispose();
+        _sendCipher.Dispose();
+        _sendLock.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {

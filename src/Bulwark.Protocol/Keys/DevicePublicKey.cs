@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 
 namespace Bulwark.Protocol.Keys;
 
-/// <summary>A Gen2 device's RSA-1024 public key. Parse once and cache: parsing costs ~14x an encryption.</summary>
+/// <summary>A Gen2 device's RSA-1024 public key. Cache registered keys: the first encryption imports the key, which costs ~14x the encryption.</summary>
 public sealed class DevicePublicKey
 {
     /// <summary>Length of the SPKI a device builds for itself (device-protocol.md 1.1).</summary>
@@ -21,7 +21,8 @@ public sealed class DevicePublicKey
     private static ReadOnlySpan<byte> DeviceSpkiTrailer => [0x02, 0x03, 0x01, 0x00, 0x01];
 
     private readonly byte[] _deviceSpki;
-    private readonly RSA _rsa;
+    // Importing a key into an RSA object costs far more than using it, so do it only when we encrypt to this device.
+    private readonly Lazy<RSA> _rsa;
 
     private DevicePublicKey(RSAParameters parameters)
     {
@@ -40,8 +41,13 @@ public sealed class DevicePublicKey
         DeviceSpkiHeader.CopyTo(_deviceSpki);
         modulus.CopyTo(_deviceSpki, DeviceSpkiHeader.Length);
         DeviceSpkiTrailer.CopyTo(_deviceSpki.AsSpan(DeviceSpkiHeader.Length + ModulusLength));
-        _rsa = RSA.Create();
-        _rsa.ImportParameters(new RSAParameters { Modulus = modulus, Exponent = parameters.Exponent });
+        byte[] exponent = parameters.Exponent!;
+        _rsa = new Lazy<RSA>(() =>
+        {
+            var rsa = RSA.Create();
+            rsa.ImportParameters(new RSAParameters { Modulus = modulus, Exponent = exponent });
+            return rsa;
+        });
     }
 
     /// <summary>The modulus, big-endian, 128 bytes.</summary>
@@ -103,5 +109,5 @@ public sealed class DevicePublicKey
     public bool MatchesDeviceSpki(ReadOnlySpan<byte> deviceSpki) => deviceSpki.SequenceEqual(_deviceSpki);
 
     // RSA-PKCS#1 v1.5 encryption (random padding) to the device.
-    internal byte[] Encrypt(ReadOnlySpan<byte> plaintext) => _rsa.Encrypt(plaintext.ToArray(), RSAEncryptionPadding.Pkcs1);
+    internal byte[] Encrypt(ReadOnlySpan<byte> plaintext) => _rsa.Value.Encrypt(plaintext.ToArray(), RSAEncryptionPadding.Pkcs1);
 }
