@@ -15,7 +15,7 @@ public static class BulwarkCli
         RunAsync(args, new CliConsole(stdin, stdout, stderr, environment), handleTermination: false, cancellationToken);
 
     /// <summary>Runs on the process console, with Ctrl+C cancelling the running command.</summary>
-    public static Task<int> RunConsoleAsync(string[] args) => RunAsync(args, CliConsole.System(), handleTermination: true, CancellationToken.None);
+    public static Task<int> RunConsoleAsync(string[] args) => RunAsync(args, CliConsole.FromProcessConsole(), handleTermination: true, CancellationToken.None);
 
     private static async Task<int> RunAsync(string[] args, CliConsole console, bool handleTermination, CancellationToken cancellationToken)
     {

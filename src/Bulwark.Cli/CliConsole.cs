@@ -3,7 +3,7 @@ using System.Text;
 namespace Bulwark.Cli;
 
 /// <summary>What a run of the CLI talks to: its standard streams and environment. Tests pass their own;
-/// <see cref="System"/> wraps the real console. Prompts go to stderr so stdout stays clean for scripts.</summary>
+/// <see cref="FromProcessConsole"/> wraps the real one. Prompts go to stderr so stdout stays clean for scripts.</summary>
 public sealed class CliConsole
 {
     private readonly IReadOnlyDictionary<string, string?>? _environment;
@@ -29,7 +29,7 @@ public sealed class CliConsole
     public bool IsInteractive { get; }
 
     /// <summary>The process console; interactive when stdin is not redirected.</summary>
-    public static CliConsole System() => new(Console.In, Console.Out, Console.Error, null, !Console.IsInputRedirected);
+    public static CliConsole FromProcessConsole() => new(Console.In, Console.Out, Console.Error, null, !Console.IsInputRedirected);
 
     public string? GetEnvironmentVariable(string name)
     {

@@ -38,7 +38,6 @@ public sealed class CliRunner : IDisposable
         var stdout = new SynchronizedStringWriter();
         var stderr = new SynchronizedStringWriter();
         stdin.Output = stdout;
-        stdin.ErrorOutput = stderr;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var exitCode = await BulwarkCli.RunAsync(args, stdin, stdout, stderr, Environment, timeout.Token);
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());
@@ -105,11 +104,8 @@ public sealed class ScriptedInput(params Func<string?>[] lines) : TextReader
 {
     private readonly Queue<Func<string?>> _lines = new(lines);
 
+    /// <summary>The CLI's stdout so far (set by <see cref="CliRunner"/>).</summary>
     public StringWriter? Output { get; set; }
-
-    public StringWriter? ErrorOutput { get; set; }
-
-    public int LinesRead { get; private set; }
 
     public override string? ReadLine()
     {
@@ -117,7 +113,6 @@ public sealed class ScriptedInput(params Func<string?>[] lines) : TextReader
         {
             return null;
         }
-        LinesRead++;
         return next();
     }
 
