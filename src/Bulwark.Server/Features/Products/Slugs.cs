@@ -9,18 +9,40 @@ public static partial class Slugs
 {
     public const int MaxLength = 64;
 
+    private static readonly Dictionary<char, string> Fold = BuildFold();
+
+    private static Dictionary<char, string> BuildFold()
+    {
+        var fold = new Dictionary<char, string> { ['ß'] = "ss", ['æ'] = "ae", ['œ'] = "oe", ['ø'] = "o", ['đ'] = "d", ['ł'] = "l", ['þ'] = "th" };
+        foreach (var (letters, plain) in new[]
+        {
+            ("àáâãäåāăą", "a"), ("çćĉċč", "c"), ("ďđ", "d"), ("èéêëēĕėęě", "e"), ("ĝğġģ", "g"), ("ĥħ", "h"), ("ìíîïĩīĭįı", "i"),
+            ("ĵ", "j"), ("ķ", "k"), ("ĺļľŀ", "l"), ("ñńņňŉ", "n"), ("òóôõöōŏő", "o"), ("ŕŗř", "r"), ("śŝşš", "s"), ("ţťŧ", "t"),
+            ("ùúûüũūŭůűų", "u"), ("ŵ", "w"), ("ýÿŷ", "y"), ("źżž", "z"),
+        })
+        {
+            foreach (var letter in letters)
+            {
+                fold[letter] = plain;
+            }
+        }
+        return fold;
+    }
+
     /// <summary>A slug made from a display name, or null when nothing usable is left.</summary>
     public static string? FromName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         var builder = new StringBuilder(name.Length);
-        foreach (var c in name.Normalize(NormalizationForm.FormKD).ToLowerInvariant())
+        foreach (var c in name.ToLowerInvariant())
         {
-            if (c is >= 'a' and <= 'z' or >= '0' and <= '9')
+            // The server runs with invariant globalization (no Unicode decomposition), so fold the common Latin letters by table.
+            var folded = Fold.GetValueOrDefault(c, c.ToString());
+            if (folded.All(f => f is >= 'a' and <= 'z' or >= '0' and <= '9'))
             {
-                builder.Append(c);
+                builder.Append(folded);
             }
-            else if (builder.Length > 0 && builder[^1] != '-' && char.GetUnicodeCategory(c) != System.Globalization.UnicodeCategory.NonSpacingMark)
+            else if (builder.Length > 0 && builder[^1] != '-')
             {
                 builder.Append('-');
             }
