@@ -226,19 +226,16 @@ public static partial class DeviceEndpoints
             {
                 return TypedResults.Text(Convert.ToString(result, System.Globalization.CultureInfo.InvariantCulture) ?? "");
             }
-            return TypedResults.Json(new
+            // Particle spells these two in camel case; a dictionary keeps the keys exactly as written.
+            var coreInfo = new Dictionary<string, object?>
             {
-                name = variable,
-                result,
-                coreInfo = new
-                {
-                    name = device.Name,
-                    deviceID = device.Id,
-                    connected = true,
-                    last_handshake_at = DeviceView.Time(device.LastHandshakeAt),
-                    last_heard = DeviceView.Time(connection.LastHeard),
-                },
-            });
+                ["name"] = device.Name,
+                ["deviceID"] = device.Id,
+                ["connected"] = true,
+                ["last_handshake_at"] = DeviceView.Time(device.LastHandshakeAt),
+                ["last_heard"] = DeviceView.Time(connection.LastHeard),
+            };
+            return TypedResults.Json(new Dictionary<string, object?> { ["name"] = variable, ["result"] = result, ["coreInfo"] = coreInfo });
         }
         catch (DeviceRequestException e)
         {
