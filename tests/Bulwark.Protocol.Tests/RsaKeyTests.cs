@@ -138,6 +138,19 @@ public class RsaKeyTests
     }
 
     [Fact]
+    public void Server_decrypt_is_safe_from_many_threads()
+    {
+        using ServerPrivateKey key = ServerPrivateKey.FromPem(ServerPrivateKeyPem);
+        byte[] ciphertext = Bytes(IdentificationCiphertextHex);
+        Parallel.For(0, 100, _ =>
+        {
+            var plaintext = new byte[256];
+            Assert.True(key.TryDecrypt(ciphertext, plaintext, out int length));
+            Assert.Equal(214, length);
+        });
+    }
+
+    [Fact]
     public void Wrong_key_sizes_are_refused()
     {
         Assert.Throws<ArgumentException>(() => ServerPrivateKey.FromPem(DevicePrivateKeyPem));
