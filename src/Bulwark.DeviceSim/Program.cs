@@ -1,1 +1,3 @@
-return 0;
+using Bulwark.DeviceSim.Cli;
+
+return await SimCli.RunAsync(args, SimConsole.System(), handleTermination: true);

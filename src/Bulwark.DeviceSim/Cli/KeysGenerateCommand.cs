@@ -1,0 +1,44 @@
+using System.CommandLine;
+using Bulwark.DeviceSim.Fleet;
+
+namespace Bulwark.DeviceSim.Cli;
+
+/// <summary><c>bulwark-sim keys generate --out DIR [--count N]</c>: device keys plus manifests for bulk registration.</summary>
+internal static class KeysGenerateCommand
+{
+    public static Command Create(SimConsole console)
+    {
+        var output = new Option<string>("--out") { Description = "Folder for the keys and manifests (created if missing; existing keys are kept)", Required = true };
+        var count = new Option<int>("--count") { Description = "How many devices to generate", DefaultValueFactory = _ => 1 };
+        var command = new Command("generate", "Generate RSA-1024 device keys and IDs, with devices.json and devices.csv manifests (device ID, public key PEM) for bulk registration")
+        {
+            output,
+            count,
+        };
+        command.SetAction((parse, cancellationToken) => SimCli.Guard(console, async () =>
+        {
+            string directory = parse.GetValue(output)!;
+            int wanted = parse.GetValue(count);
+            if (wanted < 1)
+            {
+                throw new SimCliException(SimExitCodes.Usage, "--count must be at least 1");
+            }
+
+            var progress = new Progress<int>(done => console.Out.WriteLine($"generated {done}/{wanted}"));
+            IReadOnlyList<Devices.DeviceIdentity> generated = await DeviceKeyStore.GenerateAsync(directory, wanted, wanted >= 500 ? progress : null, cancellationToken);
+            int total = DeviceKeyStore.Load(directory).Count;
+            console.Out.WriteLine($"Generated {generated.Count} device keys in {directory} ({total} in total).");
+            console.Out.WriteLine($"Register them with the server from {Path.Combine(directory, DeviceKeyStore.JsonManifestName)} or {Path.Combine(directory, DeviceKeyStore.CsvManifestName)}.");
+            if (generated.Count <= 5)
+            {
+                foreach (Devices.DeviceIdentity identity in generated)
+                {
+                    console.Out.WriteLine(identity.Id.ToString());
+                }
+            }
+
+            return SimExitCodes.Ok;
+        }));
+        return command;
+    }
+}

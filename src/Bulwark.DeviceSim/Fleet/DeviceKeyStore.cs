@@ -1,0 +1,196 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Bulwark.DeviceSim.Devices;
+using Bulwark.Protocol;
+
+namespace Bulwark.DeviceSim.Fleet;
+
+/// <summary>A key folder is missing, unreadable or holds a bad key.</summary>
+public sealed class DeviceKeyStoreException : Exception
+{
+    public DeviceKeyStoreException()
+    {
+    }
+
+    public DeviceKeyStoreException(string message)
+        : base(message)
+    {
+    }
+
+    public DeviceKeyStoreException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>One manifest row: what bulk registration needs (the body of <c>POST /v1/provisioning/:deviceId</c>).</summary>
+public sealed record DeviceKeyManifestEntry(string DeviceId, string PublicKey, string Algorithm = "rsa");
+
+/// <summary>
+/// Device keys on disk, so RSA-1024 generation (milliseconds per key) happens once per fleet: one
+/// <c>&lt;deviceid&gt;.der</c> per device (PKCS#1 DER, the device's own format, mode 0600), plus <c>devices.json</c>
+/// and <c>devices.csv</c> manifests of IDs and public keys for bulk registration.
+/// </summary>
+public static class DeviceKeyStore
+{
+    public const string JsonManifestName = "devices.json";
+    public const string CsvManifestName = "devices.csv";
+    public const string KeyExtension = ".der";
+
+    private static readonly JsonSerializerOptions ManifestJson = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        // Keep PEM readable: the default encoder writes '+' as \u002B.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>Generates <paramref name="count"/> new devices into <paramref name="directory"/> (keeping any already there) and rewrites the manifests.</summary>
+    public static async Task<IReadOnlyList<DeviceIdentity>> GenerateAsync(string directory, int count, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        Directory.CreateDirectory(directory);
+        var generated = new DeviceIdentity[count];
+        int done = 0;
+        await Parallel.ForAsync(0, count, cancellationToken, async (i, token) =>
+        {
+            DeviceIdentity identity = DeviceIdentity.Generate();
+            await WriteKeyAsync(directory, identity, token).ConfigureAwait(false);
+            generated[i] = identity;
+            int total = Interlocked.Increment(ref done);
+            if (total % 100 == 0 || total == count)
+            {
+                progress?.Report(total);
+            }
+        }).ConfigureAwait(false);
+
+        IReadOnlyList<DeviceIdentity> all = Load(directory);
+        await WriteManifestsAsync(directory, all, cancellationToken).ConfigureAwait(false);
+        return generated;
+    }
+
+    /// <summary>Loads up to <paramref name="count"/> devices, generating and saving any shortfall: a cache of keys under the caller's folder.</summary>
+    public static async Task<IReadOnlyList<DeviceIdentity>> LoadOrGenerateAsync(string directory, int count, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        IReadOnlyList<DeviceIdentity> existing = Directory.Exists(directory) ? Load(directory) : [];
+        if (existing.Count >= count)
+        {
+            return existing.Take(count).ToArray();
+        }
+
+        await GenerateAsync(directory, count - existing.Count, progress, cancellationToken).ConfigureAwait(false);
+        return Load(directory, count);
+    }
+
+    /// <summary>Loads the devices in a key folder, in a stable order (the JSON manifest's, then any other key files by name).</summary>
+    /// <exception cref="DeviceKeyStoreException">The folder is missing or a key file is unreadable or not an RSA-1024 key.</exception>
+    public static IReadOnlyList<DeviceIdentity> Load(string directory, int? count = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (!Directory.Exists(directory))
+        {
+            throw new DeviceKeyStoreException($"The key folder {directory} does not exist; create one with `bulwark-sim keys generate --out {directory}`.");
+        }
+
+        var ids = new List<DeviceId>();
+        var seen = new HashSet<DeviceId>();
+        foreach (string path in Directory.EnumerateFiles(directory, "*" + KeyExtension).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileNameWithoutExtension(path);
+            if (DeviceId.TryParse(name, out DeviceId id) && seen.Add(id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        // Keep the manifest's order so "--count N" picks the same devices every run.
+        List<DeviceId> ordered = ReadManifestOrder(directory).Where(seen.Contains).ToList();
+        ordered.AddRange(ids.Except(ordered));
+        int take = Math.Min(count ?? int.MaxValue, ordered.Count);
+        var identities = new DeviceIdentity[take];
+        try
+        {
+            Parallel.For(0, take, i => identities[i] = LoadOne(directory, ordered[i]));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(inner => inner is DeviceKeyStoreException) is { } first)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+
+        return identities;
+    }
+
+    /// <summary>Writes the two manifests: JSON <c>[{deviceId, publicKey, algorithm}]</c> and CSV <c>device_id,public_key_pem,algorithm</c>.</summary>
+    public static async Task WriteManifestsAsync(string directory, IReadOnlyList<DeviceIdentity> identities, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(identities);
+        var entries = new DeviceKeyManifestEntry[identities.Count];
+        Parallel.For(0, identities.Count, i => entries[i] = new DeviceKeyManifestEntry(identities[i].Id.ToString(), identities[i].GetPublicKeyPem()));
+
+        await using (FileStream json = File.Create(Path.Combine(directory, JsonManifestName)))
+        {
+            await JsonSerializer.SerializeAsync(json, entries, ManifestJson, cancellationToken).ConfigureAwait(false);
+        }
+
+        var csv = new StringBuilder("device_id,public_key_pem,algorithm\n");
+        foreach (DeviceKeyManifestEntry entry in entries)
+        {
+            // RFC 4180: the PEM's line breaks stay inside the quoted field.
+            csv.Append(entry.DeviceId).Append(",\"").Append(entry.PublicKey.Replace("\"", "\"\"", StringComparison.Ordinal)).Append("\",").Append(entry.Algorithm).Append('\n');
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(directory, CsvManifestName), csv.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WriteKeyAsync(string directory, DeviceIdentity identity, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(directory, identity.Id + KeyExtension);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using var file = new FileStream(path, options);
+        await file.WriteAsync(identity.PrivateKeyDer.ToArray(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static DeviceIdentity LoadOne(string directory, DeviceId id)
+    {
+        string path = Path.Combine(directory, id + KeyExtension);
+        try
+        {
+            return DeviceIdentity.FromKeyBytes(id, File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DeviceKeyStoreException($"Cannot read the key file {path}: {e.Message}", e);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            throw new DeviceKeyStoreException($"The key file {path} is not an RSA-1024 private key (PKCS#1 or PKCS#8 DER, or PEM): {e.Message}", e);
+        }
+    }
+
+    private static IEnumerable<DeviceId> ReadManifestOrder(string directory)
+    {
+        string path = Path.Combine(directory, JsonManifestName);
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        try
+        {
+            DeviceKeyManifestEntry[] entries = JsonSerializer.Deserialize<DeviceKeyManifestEntry[]>(File.ReadAllBytes(path), ManifestJson) ?? [];
+            return entries.Select(e => DeviceId.TryParse(e.DeviceId, out DeviceId id) ? id : (DeviceId?)null).OfType<DeviceId>().ToArray();
+        }
+        catch (JsonException e)
+        {
+            throw new DeviceKeyStoreException($"The manifest {path} is not valid JSON: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using Bulwark.DeviceSim.Devices;
+using Bulwark.DeviceSim.Fleet;
+using Bulwark.Protocol.Coap;
+using Bulwark.Protocol.Keys;
+using Bulwark.Protocol.Messages;
+
+namespace Bulwark.DeviceSim.Tests;
+
+public sealed class VirtualFleetTests : IDisposable
+{
+    private readonly DirectoryInfo _keys = Directory.CreateTempSubdirectory("bulwark-sim-fleet-");
+
+    [Fact]
+    public async Task Fleet_ConnectsEveryDevice_PublishesFromEach_AndSaysGoodbye()
+    {
+        CancellationToken timeout = TestSupport.Timeout(60);
+        const int Count = 60;
+        await using TestCloud cloud = TestCloud.Start();
+        IReadOnlyList<DeviceIdentity> identities = await DeviceKeyStore.LoadOrGenerateAsync(_keys.FullName, Count, cancellationToken: timeout);
+        foreach (DeviceIdentity identity in identities)
+        {
+            cloud.Register(identity.Id, DevicePublicKey.FromPem(identity.GetPublicKeyPem()));
+        }
+
+        var options = new VirtualFleetOptions { MaxConcurrentConnects = 8, DeviceOptions = TestSupport.Quiet with { NotificationCapacity = 0, SendStartupSequence = false } };
+        await using var fleet = new VirtualFleet(identities, TestCloud.DeviceViewOfServerKey, cloud.Host, cloud.Port, options);
+
+        FleetSnapshot snapshot = await fleet.ConnectAllAsync(timeout);
+        var connections = new List<TestConnection>();
+        for (int i = 0; i < Count; i++)
+        {
+            connections.Add(await cloud.AcceptAsync(timeout));
+        }
+
+        Assert.Equal((Count, Count, 0), (snapshot.Connected, snapshot.ConnectAttempts, snapshot.HandshakeFailures));
+        Assert.Equal(identities.Select(i => i.Id.ToString()).Order(), connections.Select(c => c.DeviceId.ToString()).Order());
+
+        using var publishing = CancellationTokenSource.CreateLinkedTokenSource(timeout);
+        Task publishers = fleet.RunPublishersAsync("load/tick", TimeSpan.FromMilliseconds(100), cancellationToken: publishing.Token);
+        foreach (TestConnection connection in connections)
+        {
+            CoapMessage evt = await connection.ReceiveAsync(ParticleMessageKind.Event, timeout);
+            Assert.Equal("/E/load/tick", evt.GetUriPath());
+        }
+
+        await publishing.CancelAsync();
+        await publishers;
+        Assert.True(fleet.EventsSent >= Count);
+
+        await fleet.DisconnectAllAsync(timeout);
+        foreach (TestConnection connection in connections)
+        {
+            await connection.ReceiveAsync(ParticleMessageKind.Goodbye, timeout);
+            await connection.Closed.WaitAsync(timeout);
+        }
+
+        Assert.Equal(0, fleet.ConnectedCount);
+    }
+
+    [Fact]
+    public async Task Fleet_CountsHandshakeFailuresForUnregisteredDevices()
+    {
+        CancellationToken timeout = TestSupport.Timeout(30);
+        await using TestCloud cloud = TestCloud.Start();
+        IReadOnlyList<DeviceIdentity> identities = await DeviceKeyStore.LoadOrGenerateAsync(_keys.FullName, 3, cancellationToken: timeout);
+        cloud.Register(identities[0].Id, DevicePublicKey.FromPem(identities[0].GetPublicKeyPem()));
+        await using var fleet = new VirtualFleet(identities, TestCloud.DeviceViewOfServerKey, "localhost", cloud.Port,
+            new VirtualFleetOptions { DeviceOptions = TestSupport.Quiet with { NotificationCapacity = 0 } });
+
+        FleetSnapshot snapshot = await fleet.ConnectAllAsync(timeout);
+
+        Assert.Equal((1, 2, 0), (snapshot.Connected, snapshot.HandshakeFailures, snapshot.OtherFailures));
+        Assert.NotNull(snapshot.LastError);
+    }
+
+    public void Dispose() => _keys.Delete(recursive: true);
+}
