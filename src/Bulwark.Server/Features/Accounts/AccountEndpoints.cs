@@ -104,7 +104,7 @@ public static class AccountEndpoints
         user.CreatedAt);
 
     private static async Task<IResult> UpdateUserAsync(HttpContext context, BulwarkDbContext db, PasswordPolicy policy,
-        PasswordHashing hashing, AuditLog audit, AccessTokenCache cache)
+        PasswordHashing hashing, AuditLog audit, AccessTokenCache cache, TimeProvider clock)
     {
         var fields = await RequestFields.ReadAsync(context.Request);
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == context.User.UserId(), context.RequestAborted);
@@ -133,7 +133,7 @@ public static class AccountEndpoints
             user.PasswordHash = hashing.Hash(newPassword);
             if (invalidateTokens)
             {
-                await RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), context.RequestAborted);
+                await RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), clock.GetUtcNow().UtcDateTime, context.RequestAborted);
             }
             await audit.RecordAsync(db, AuditEventType.UserPasswordChanged, actor, user.Id,
                 invalidateTokens ? "other tokens revoked" : null, context.RequestAborted);
@@ -157,7 +157,7 @@ public static class AccountEndpoints
             user.NormalizedUsername = normalized;
             if (invalidateTokens)
             {
-                await RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), context.RequestAborted);
+                await RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), clock.GetUtcNow().UtcDateTime, context.RequestAborted);
             }
             await audit.RecordAsync(db, AuditEventType.UserUsernameChanged, actor, user.Id, $"from {old}", context.RequestAborted);
             cache.EvictUser(user.Id);
@@ -175,10 +175,9 @@ public static class AccountEndpoints
         return ApiProblem.BadRequest("Nothing to update: send account_info, username or password");
     }
 
-    internal static async Task<int> RevokeOtherTokensAsync(BulwarkDbContext db, string userId, string? keepTokenId, CancellationToken cancellationToken)
+    internal static async Task<int> RevokeOtherTokensAsync(BulwarkDbContext db, string userId, string? keepTokenId, DateTime now, CancellationToken cancellationToken)
     {
         var tokens = await db.AccessTokens.Where(t => t.UserId == userId && t.RevokedAt == null && t.Id != keepTokenId).ToListAsync(cancellationToken);
-        var now = DateTime.UtcNow;
         foreach (var t in tokens)
         {
             t.RevokedAt = now;

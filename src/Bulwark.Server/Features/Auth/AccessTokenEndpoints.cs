@@ -119,10 +119,10 @@ public static class AccessTokenEndpoints
         return TypedResults.Json(new OkResponse(true), ApiJson.Options);
     }
 
-    private static async Task<IResult> RevokeAllAsync(HttpContext context, BulwarkDbContext db, AuditLog audit, AccessTokenCache cache)
+    private static async Task<IResult> RevokeAllAsync(HttpContext context, BulwarkDbContext db, AuditLog audit, AccessTokenCache cache, TimeProvider clock)
     {
         var userId = context.User.UserId();
-        var count = await AccountEndpoints.RevokeOtherTokensAsync(db, userId, keepTokenId: null, context.RequestAborted);
+        var count = await AccountEndpoints.RevokeOtherTokensAsync(db, userId, keepTokenId: null, clock.GetUtcNow().UtcDateTime, context.RequestAborted);
         await audit.RecordAsync(db, AuditEventType.TokensRevokedAll, AuditActor.From(context, userId, context.User.Username()), userId,
             $"{count} tokens", context.RequestAborted);
         cache.EvictUser(userId);

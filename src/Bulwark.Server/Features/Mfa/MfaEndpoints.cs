@@ -82,7 +82,7 @@ public static class MfaEndpoints
         var invalidate = fields.Bool("invalidate_tokens") ?? false;
         if (invalidate)
         {
-            await AccountEndpoints.RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), context.RequestAborted);
+            await AccountEndpoints.RevokeOtherTokensAsync(db, user.Id, context.User.TokenId(), clock.GetUtcNow().UtcDateTime, context.RequestAborted);
         }
         await audit.RecordAsync(db, AuditEventType.MfaEnabled, AuditActor.From(context, user.Id, user.Username), user.Id,
             invalidate ? "other tokens revoked" : null, context.RequestAborted);
