@@ -38,9 +38,6 @@ public sealed class BulwarkTestServer : IAsyncDisposable
     /// <summary>The device gateway's bound TCP port (Gen2 devices connect here).</summary>
     public int GatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.DeviceGateway>().TcpPort.GetAwaiter().GetResult();
 
-    /// <summary>The device gateway's bound TCP port (Gen2 devices connect here).</summary>
-    public int GatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.DeviceGateway>().TcpPort.GetAwaiter().GetResult();
-
     /// <summary>Starts a server. <paramref name="settings"/> are configuration overrides such as
     /// <c>["Bulwark:Signup"] = "closed"</c>.</summary>
     public static async Task<BulwarkTestServer> StartAsync(string provider = TestDatabase.Sqlite,
@@ -53,8 +50,6 @@ public sealed class BulwarkTestServer : IAsyncDisposable
             ["Bulwark:DataDirectory"] = dataDirectory,
             // Tests make many logins from one address; the throttle tests set their own limits.
             ["Bulwark:LoginThrottle:AddressFailureLimit"] = "1000",
-            // A free port per server, so test servers never collide on the device port.
-            ["Bulwark:Gateway:TcpPort"] = "0",
             // A free port per server, so test servers never collide on the device port.
             ["Bulwark:Gateway:TcpPort"] = "0",
         };
