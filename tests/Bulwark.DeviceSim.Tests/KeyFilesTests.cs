@@ -66,6 +66,31 @@ public sealed class KeyFilesTests : IDisposable
     }
 
     [Fact]
+    public void Identity_ReadsPkcs1Pkcs8AndPem_AndDerivesThePublicKeyFromTheModulus()
+    {
+        using DevicePrivateKey key = DevicePrivateKey.Generate();
+        using var rsa = System.Security.Cryptography.RSA.Create();
+        rsa.ImportRSAPrivateKey(key.ExportPkcs1Der(), out _);
+        var id = Bulwark.Protocol.DeviceId.Parse("0123456789abcdef01234567");
+
+        DeviceIdentity[] identities =
+        [
+            DeviceIdentity.FromKeyBytes(id, key.ExportPkcs1Der()),
+            DeviceIdentity.FromKeyBytes(id, rsa.ExportPkcs8PrivateKey()),
+            DeviceIdentity.FromKeyBytes(id, Encoding.ASCII.GetBytes(key.ExportPem())),
+        ];
+
+        foreach (DeviceIdentity identity in identities)
+        {
+            Assert.Equal(key.ExportPkcs1Der(), identity.PrivateKeyDer.ToArray());
+            Assert.Equal(key.PublicKey.ToPem(), identity.GetPublicKeyPem());
+        }
+
+        using var rsa2048 = System.Security.Cryptography.RSA.Create(2048);
+        Assert.ThrowsAny<Exception>(() => DeviceIdentity.FromKeyBytes(id, rsa2048.ExportRSAPrivateKey()));
+    }
+
+    [Fact]
     public void ServerKeyFile_ReadsPemSpkiAndTheTcpBlobWithItsAddress()
     {
         ServerPrivateKey server = TestCloud.ServerKey;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
 using Bulwark.DeviceSim.Describe;
@@ -397,11 +398,19 @@ public sealed class VirtualDevice : IAsyncDisposable
 
             var stream = new NetworkStream(socket, ownsSocket: true);
             Gen2DeviceHandshakeResult handshake;
-            using (DevicePrivateKey key = _identity.OpenPrivateKey())
+            DevicePrivateKey key;
+            try
             {
-                var protocol = new Gen2DeviceHandshake(key, _identity.Id, _serverKey, _options.HandshakeTimeout, _time);
-                handshake = await protocol.RunAsync(stream, cancellationToken).ConfigureAwait(false);
+                key = _identity.GetParsedKey();
             }
+            catch (CryptographicException e)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                throw new VirtualDeviceException(ConnectFailure.BadDeviceKey, $"The private key of device {Id} does not parse: {e.Message}", inner: e);
+            }
+
+            var protocol = new Gen2DeviceHandshake(key, _identity.Id, _serverKey, _options.HandshakeTimeout, _time);
+            handshake = await protocol.RunAsync(stream, cancellationToken).ConfigureAwait(false);
 
             if (!handshake.Succeeded)
             {

@@ -13,6 +13,8 @@ public enum ConnectFailure
     NoServerHello,
     /// <summary>The connection dropped while the session was being set up.</summary>
     ConnectionLost,
+    /// <summary>The device's own private key could not be parsed.</summary>
+    BadDeviceKey,
 }
 
 /// <summary>A connection attempt failed.</summary>
