@@ -15,6 +15,7 @@ using Bulwark.Server.Features.Teams;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -58,6 +59,8 @@ public static class BulwarkServer
         services.AddAuthentication(AccessTokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, AccessTokenAuthenticationHandler>(AccessTokenAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
+        // Keep ASP.NET's own key ring with the rest of the server's secrets, not in the home folder.
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "keys", "aspnet")));
         services.AddAudit().AddAccounts().AddAccessTokens().AddMfa();
         services.AddOrganizations().AddProducts().AddTeams();
         services.AddServerKeys().AddEvents().AddDeviceGateway();
