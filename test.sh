@@ -105,7 +105,9 @@ PY
     echo "$p $f $s"
   fi
 }
-read -r passed failed skipped < <(count_trx)
+counts="$(count_trx)" || counts=""
+read -r passed failed skipped <<<"$counts" || true
+passed="${passed:-0}" failed="${failed:-0}" skipped="${skipped:-0}"
 trx_count="$(find "$RESULTS" -name '*.trx' | wc -l)"
 
 echo

@@ -43,9 +43,7 @@ if [[ ! -x "$PG_BIN/initdb" || ! -x "$PG_BIN/pg_ctl" || ! -x "$PG_BIN/psql" ]]; 
     SUDO=(sudo -n)
   fi
   export DEBIAN_FRONTEND=noninteractive
-  # Don't let the package create (and try to start) its own 'main' cluster on 5432: we make our own.
-  "${SUDO[@]}" mkdir -p /etc/postgresql-common/createcluster.d
-  echo "create_main_cluster = false" | "${SUDO[@]}" tee /etc/postgresql-common/createcluster.d/bulwark.conf >/dev/null
+  # (The package also creates, and may start, its own 'main' cluster on 5432; ours is separate.)
   "${SUDO[@]}" apt-get update -q >&2
   "${SUDO[@]}" apt-get install -y -q --no-install-recommends postgresql postgresql-contrib </dev/null >&2
   [[ -x "$PG_BIN/initdb" ]] || die "installed postgresql but $PG_BIN/initdb is still missing"
