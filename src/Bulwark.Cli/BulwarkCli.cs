@@ -71,6 +71,9 @@ public static class BulwarkCli
         root.Subcommands.Add(TokenCommands.Create(app));
         root.Subcommands.Add(MfaCommands.Create(app));
         root.Subcommands.Add(AuditCommands.Create(app));
+        root.Subcommands.Add(DeviceCommands.Create(app));
+        root.Subcommands.Add(SubscribeCommand.Create(app));
+        root.Subcommands.Add(KeysCommands.Create(app));
         return root;
     }
 
