@@ -14,6 +14,7 @@ using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 //   dotnet run -c Release --project bench/Bulwark.Gateway.Bench -- --devices 10000 [--quick] [--rate 2000] [--publish-seconds 20] [--keys DIR]
 var inv = CultureInfo.InvariantCulture;
 int devices = 10000;
+int concurrency = 16;
 double rate = 2000;
 double publishSeconds = 20;
 string keyDir = Path.Combine(Path.GetTempPath(), "bulwark-bench-keys");
@@ -26,8 +27,9 @@ for (int i = 0; i < args.Length; i++)
         case "--rate": rate = double.Parse(args[++i], inv); break;
         case "--publish-seconds": publishSeconds = double.Parse(args[++i], inv); break;
         case "--keys": keyDir = args[++i]; break;
+        case "--concurrency": concurrency = int.Parse(args[++i], inv); break;
         default:
-            Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--devices N] [--quick] [--rate EVENTS_PER_S] [--publish-seconds S] [--keys DIR]");
+            Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--devices N] [--quick] [--rate EVENTS_PER_S] [--publish-seconds S] [--keys DIR] [--concurrency C]");
             return 2;
     }
 }
@@ -103,7 +105,12 @@ await Parallel.ForEachAsync(identities, new ParallelOptions { MaxDegreeOfParalle
 Console.WriteLine($"    registered {devices:N0} keys (bulk) in {provisionSeconds:0.0} s, claimed them in {watch.Elapsed.TotalSeconds:0.0} s");
 
 var (heapEmpty, wsEmpty) = MeasureMemory();
-var fleet = new VirtualFleet(identities, serverPublic, "127.0.0.1", server.GatewayPort, new VirtualFleetOptions { MaxConcurrentConnects = 64 });
+var fleet = new VirtualFleet(identities, serverPublic, "127.0.0.1", server.GatewayPort, new VirtualFleetOptions
+{
+    // Enough handshakes in flight to keep both cores busy; more only queues work and trips the 4 s Hello timeout on a loaded machine.
+    MaxConcurrentConnects = concurrency,
+    DeviceOptions = new VirtualDeviceOptions { NotificationCapacity = 0, ServerHelloTimeout = TimeSpan.FromSeconds(30), HandshakeTimeout = TimeSpan.FromSeconds(60) },
+});
 var (heapFleet, wsFleet) = MeasureMemory();
 
 watch.Restart();
