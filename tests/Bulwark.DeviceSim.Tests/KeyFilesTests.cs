@@ -18,7 +18,8 @@ public sealed class KeyFilesTests : IDisposable
 
         IReadOnlyList<DeviceIdentity> loaded = DeviceKeyStore.Load(_directory.FullName);
         using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_directory.FullName, DeviceKeyStore.JsonManifestName)));
-        string[] manifestIds = manifest.RootElement.EnumerateArray().Select(e => e.GetProperty("deviceId").GetString()!).ToArray();
+        JsonElement devices = manifest.RootElement.GetProperty("devices");
+        string[] manifestIds = devices.EnumerateArray().Select(e => e.GetProperty("id").GetString()!).ToArray();
 
         Assert.Equal(generated.Select(g => g.Id.ToString()).Order(), loaded.Select(l => l.Id.ToString()).Order());
         Assert.Equal(manifestIds, loaded.Select(l => l.Id.ToString()));
@@ -28,7 +29,7 @@ public sealed class KeyFilesTests : IDisposable
             Assert.True(der.Length <= DevicePrivateKey.MaxDerLength);
             Assert.Equal(0x30, der[0]);
             Assert.Equal(der, identity.PrivateKeyDer.ToArray());
-            JsonElement entry = manifest.RootElement.EnumerateArray().Single(e => e.GetProperty("deviceId").GetString() == identity.Id.ToString());
+            JsonElement entry = devices.EnumerateArray().Single(e => e.GetProperty("id").GetString() == identity.Id.ToString());
             Assert.Equal(identity.GetPublicKeyPem(), entry.GetProperty("publicKey").GetString());
             Assert.Equal("rsa", entry.GetProperty("algorithm").GetString());
             if (!OperatingSystem.IsWindows())

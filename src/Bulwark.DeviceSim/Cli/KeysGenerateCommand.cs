@@ -28,7 +28,7 @@ internal static class KeysGenerateCommand
             IReadOnlyList<Devices.DeviceIdentity> generated = await DeviceKeyStore.GenerateAsync(directory, wanted, wanted >= 500 ? progress : null, cancellationToken);
             int total = DeviceKeyStore.Load(directory).Count;
             console.Out.WriteLine($"Generated {generated.Count} device keys in {directory} ({total} in total).");
-            console.Out.WriteLine($"Register them with the server from {Path.Combine(directory, DeviceKeyStore.JsonManifestName)} or {Path.Combine(directory, DeviceKeyStore.CsvManifestName)}.");
+            console.Out.WriteLine($"Register them: {Path.Combine(directory, DeviceKeyStore.JsonManifestName)} is a POST /v1/provisioning body (at most 5000 devices per request); {Path.Combine(directory, DeviceKeyStore.CsvManifestName)} lists the same keys.");
             if (generated.Count <= 5)
             {
                 foreach (Devices.DeviceIdentity identity in generated)

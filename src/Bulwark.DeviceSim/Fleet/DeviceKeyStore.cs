@@ -24,13 +24,16 @@ public sealed class DeviceKeyStoreException : Exception
     }
 }
 
-/// <summary>One manifest row: what bulk registration needs (the body of <c>POST /v1/provisioning/:deviceId</c>).</summary>
-public sealed record DeviceKeyManifestEntry(string DeviceId, string PublicKey, string Algorithm = "rsa");
+/// <summary>One manifest row: a device's ID and public key, as bulk registration takes them.</summary>
+public sealed record DeviceKeyManifestEntry(string Id, string PublicKey, string Algorithm = "rsa");
+
+/// <summary>The JSON manifest: exactly the body of <c>POST /v1/provisioning</c> (<c>{devices:[{id, publicKey, algorithm}]}</c>).</summary>
+public sealed record DeviceKeyManifest(IReadOnlyList<DeviceKeyManifestEntry> Devices);
 
 /// <summary>
 /// Device keys on disk, so RSA-1024 generation (milliseconds per key) happens once per fleet: one
 /// <c>&lt;deviceid&gt;.der</c> per device (PKCS#1 DER, the device's own format, mode 0600), plus <c>devices.json</c>
-/// and <c>devices.csv</c> manifests of IDs and public keys for bulk registration.
+/// (the <c>POST /v1/provisioning</c> batch body) and <c>devices.csv</c> manifests of IDs and public keys.
 /// </summary>
 public static class DeviceKeyStore
 {
@@ -123,7 +126,7 @@ public static class DeviceKeyStore
         return identities;
     }
 
-    /// <summary>Writes the two manifests: JSON <c>[{deviceId, publicKey, algorithm}]</c> and CSV <c>device_id,public_key_pem,algorithm</c>.</summary>
+    /// <summary>Writes the two manifests: JSON <c>{devices:[{id, publicKey, algorithm}]}</c> and CSV <c>device_id,public_key_pem,algorithm</c>.</summary>
     public static async Task WriteManifestsAsync(string directory, IReadOnlyList<DeviceIdentity> identities, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(identities);
@@ -132,14 +135,14 @@ public static class DeviceKeyStore
 
         await using (FileStream json = File.Create(Path.Combine(directory, JsonManifestName)))
         {
-            await JsonSerializer.SerializeAsync(json, entries, ManifestJson, cancellationToken).ConfigureAwait(false);
+            await JsonSerializer.SerializeAsync(json, new DeviceKeyManifest(entries), ManifestJson, cancellationToken).ConfigureAwait(false);
         }
 
         var csv = new StringBuilder("device_id,public_key_pem,algorithm\n");
         foreach (DeviceKeyManifestEntry entry in entries)
         {
             // RFC 4180: the PEM's line breaks stay inside the quoted field.
-            csv.Append(entry.DeviceId).Append(",\"").Append(entry.PublicKey.Replace("\"", "\"\"", StringComparison.Ordinal)).Append("\",").Append(entry.Algorithm).Append('\n');
+            csv.Append(entry.Id).Append(",\"").Append(entry.PublicKey.Replace("\"", "\"\"", StringComparison.Ordinal)).Append("\",").Append(entry.Algorithm).Append('\n');
         }
 
         await File.WriteAllTextAsync(Path.Combine(directory, CsvManifestName), csv.ToString(), cancellationToken).ConfigureAwait(false);
@@ -185,12 +188,13 @@ public static class DeviceKeyStore
 
         try
         {
-            DeviceKeyManifestEntry[] entries = JsonSerializer.Deserialize<DeviceKeyManifestEntry[]>(File.ReadAllBytes(path), ManifestJson) ?? [];
-            return entries.Select(e => DeviceId.TryParse(e.DeviceId, out DeviceId id) ? id : (DeviceId?)null).OfType<DeviceId>().ToArray();
+            IReadOnlyList<DeviceKeyManifestEntry> entries = JsonSerializer.Deserialize<DeviceKeyManifest>(File.ReadAllBytes(path), ManifestJson)?.Devices ?? [];
+            return entries.Select(e => DeviceId.TryParse(e.Id, out DeviceId id) ? id : (DeviceId?)null).OfType<DeviceId>().ToArray();
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw new DeviceKeyStoreException($"The manifest {path} is not valid JSON: {e.Message}", e);
+            // The manifest only fixes the order; the key files are the truth, so fall back to their names.
+            return [];
         }
     }
 }
