@@ -2,6 +2,7 @@ using Bulwark.Contracts;
 using Bulwark.Server.Data;
 using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Auth;
+using Bulwark.Server.Features.Teams;
 using Bulwark.Server.Hosting;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
@@ -199,10 +200,35 @@ public static class AccountEndpoints
         {
             return ApiProblem.BadRequest("The password is incorrect", "invalid_password");
         }
+        if (await SoleOwnershipsAsync(db, user.Id, context.RequestAborted) is { Count: > 0 } owned)
+        {
+            return ApiProblem.BadRequest(
+                "You are the only Owner of " + string.Join(", ", owned) + "; make someone else an Owner (or delete it) before deleting your account",
+                "last_owner");
+        }
         db.Users.Remove(user);
         await audit.RecordAsync(db, AuditEventType.UserDeleted, AuditActor.From(context, user.Id, user.Username), user.Id,
             cancellationToken: context.RequestAborted);
         cache.EvictUser(user.Id);
         return TypedResults.Json(new OkResponse(true, "User's account has been deleted."), ApiJson.Options);
+    }
+
+    /// <summary>The products and organizations of which the user is the only Owner: deleting the account would orphan them.</summary>
+    private static async Task<List<string>> SoleOwnershipsAsync(BulwarkDbContext db, string userId, CancellationToken cancellationToken)
+    {
+        var owner = TeamRole.Owner.Id();
+        var mine = await db.TeamMembers.AsNoTracking().Where(m => m.UserId == userId && m.Role == owner)
+            .Select(m => new { m.ProductId, m.OrganizationId }).ToListAsync(cancellationToken);
+        var result = new List<string>();
+        foreach (var m in mine)
+        {
+            var others = await db.TeamMembers.AsNoTracking().CountAsync(
+                o => o.Role == owner && o.UserId != userId && o.ProductId == m.ProductId && o.OrganizationId == m.OrganizationId, cancellationToken);
+            if (others == 0)
+            {
+                result.Add(m.ProductId is { } p ? $"product {p}" : $"organization {m.OrganizationId}");
+            }
+        }
+        return result;
     }
 }
