@@ -17,6 +17,11 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
     public DbSet<Product> Products => Set<Product>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<Device> Devices => Set<Device>();
+    public DbSet<ProductFirmware> ProductFirmware => Set<ProductFirmware>();
+    public DbSet<ProductFirmwareBinary> ProductFirmwareBinaries => Set<ProductFirmwareBinary>();
+    public DbSet<DeviceGroup> DeviceGroups => Set<DeviceGroup>();
+    public DbSet<DeviceGroupMember> DeviceGroupMembers => Set<DeviceGroupMember>();
+    public DbSet<DeviceFirmwareState> DeviceFirmwareStates => Set<DeviceFirmwareState>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -76,6 +81,7 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
             e.Property(d => d.Id).ValueGeneratedNever();
             e.HasIndex(d => d.OwnerUserId);
         });
+        FirmwareModel.Configure(modelBuilder);
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {

@@ -16,7 +16,8 @@ internal sealed record GatewayServices(
     IEventBus Bus,
     RefusalAuditor Refusals,
     TimeProvider Clock,
-    ILogger Logger);
+    ILogger Logger,
+    Ota.OtaScheduler? Ota = null);
 
 /// <summary>The Gen2 TCP listener (device-protocol.md 1): accepts devices, runs the handshake under a deadline, and hands
 /// each accepted device to a <see cref="DeviceSession"/>. Whatever one connection does, only that connection is closed.</summary>
@@ -32,14 +33,14 @@ public sealed partial class DeviceGateway : BackgroundService
     private TcpListener? _listener;
 
     public DeviceGateway(GatewayOptions options, ServerKeyStore keys, DeviceStore store, IDeviceConnectionRegistry registry, IEventBus bus,
-        RefusalAuditor refusals, TimeProvider clock, ILogger<DeviceGateway> logger)
+        RefusalAuditor refusals, TimeProvider clock, ILogger<DeviceGateway> logger, Ota.OtaScheduler? ota = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(keys);
         _options = options;
         _logger = logger;
         _handshake = new Gen2ServerHandshake(keys.Rsa, TimeSpan.FromSeconds(options.HandshakeTimeoutSeconds), clock);
-        _services = new GatewayServices(options, store, registry, bus, refusals, clock, logger);
+        _services = new GatewayServices(options, store, registry, bus, refusals, clock, logger, ota);
         _handshakeSlots = new SemaphoreSlim(Math.Max(1, options.MaxPendingHandshakes));
     }
 

@@ -76,6 +76,8 @@ public sealed partial class DeviceSession : IDeviceConnection
         }
         LogConnected(_services.Logger, DeviceId, RemoteAddress ?? "-", hello.PlatformId, hello.ProductId, hello.SystemVersion ?? 0);
         PublishStatus("online");
+        _hello = hello;
+        _services.Ota?.OnHello(this, hello);
         try
         {
             if ((hello.Flags & HelloFlags.DeviceInitiatedDescribe) == 0)
@@ -196,6 +198,10 @@ public sealed partial class DeviceSession : IDeviceConnection
                 await AckIfConfirmableAsync(message, token);
                 return false;
             case ParticleMessageKind.Reset:
+                return true;
+            case ParticleMessageKind.ChunkMissed:
+                await AckIfConfirmableAsync(message, token);
+                OnChunkMissed(message);
                 return true;
             default:
                 // Unknown or server-only messages: refuse them politely rather than drop a working device.

@@ -5,7 +5,10 @@ using Bulwark.Server.Features.Accounts;
 using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Auth;
 using Bulwark.Server.Features.Devices;
+using Bulwark.Server.Features.DeviceOs;
 using Bulwark.Server.Features.Events;
+using Bulwark.Server.Features.Firmware;
+using Bulwark.Server.Features.Groups;
 using Bulwark.Server.Features.Keys;
 using Bulwark.Server.Gateway;
 using Bulwark.Server.Features.Mfa;
@@ -64,6 +67,7 @@ public static class BulwarkServer
         services.AddAudit().AddAccounts().AddAccessTokens().AddMfa();
         services.AddOrganizations().AddProducts().AddTeams();
         services.AddServerKeys().AddEvents().AddDeviceGateway();
+        services.AddFirmware().AddDeviceOs();
 
         var app = builder.Build();
         app.UseMiddleware<ApiErrorMiddleware>();
@@ -83,6 +87,9 @@ public static class BulwarkServer
         app.MapProvisioningEndpoints();
         app.MapEventEndpoints();
         app.MapDeviceEndpoints();
+        app.MapFirmwareEndpoints();
+        app.MapGroupEndpoints();
+        app.MapDeviceOsEndpoints();
         return app;
     }
 

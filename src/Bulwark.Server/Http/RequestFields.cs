@@ -123,6 +123,9 @@ public sealed class RequestFields
 
     public bool Has(string name) => _fields.ContainsKey(name) && _fields[name] is not null;
 
+    /// <summary>True when the field was sent as JSON null (for fields where null means "clear", such as a firmware lock).</summary>
+    public bool IsNull(string name) => _fields.ContainsKey(name) && _fields[name] is null;
+
     /// <summary>A string field; numbers and booleans are accepted in their text form, objects are not.</summary>
     public string? String(string name)
     {

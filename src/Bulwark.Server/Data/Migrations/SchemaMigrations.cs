@@ -285,5 +285,128 @@ public static class SchemaMigrations
                 );
                 CREATE INDEX ix_devices_owner_user_id ON devices (owner_user_id);
                 """),
+        new(5, "firmware_groups_ota",
+            Sqlite: """
+                CREATE TABLE product_firmware (
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL CHECK (version BETWEEN 1 AND 65535),
+                    id TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    description TEXT NULL,
+                    file_name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    platform_id INTEGER NOT NULL,
+                    module_version INTEGER NOT NULL,
+                    required_system_version INTEGER NULL,
+                    is_protected INTEGER NOT NULL DEFAULT 0,
+                    product_default INTEGER NOT NULL DEFAULT 0,
+                    intelligent INTEGER NOT NULL DEFAULT 0,
+                    mandatory INTEGER NOT NULL DEFAULT 0,
+                    first_released_at TEXT NULL,
+                    uploaded_at TEXT NOT NULL,
+                    uploaded_by_id TEXT NULL,
+                    uploaded_by_name TEXT NULL,
+                    updated_at TEXT NULL,
+                    PRIMARY KEY (product_id, version)
+                );
+                CREATE TABLE product_firmware_binaries (
+                    product_id INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (product_id, version),
+                    FOREIGN KEY (product_id, version) REFERENCES product_firmware (product_id, version) ON DELETE CASCADE
+                );
+                CREATE TABLE device_groups (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    description TEXT NULL,
+                    color TEXT NULL,
+                    firmware_version INTEGER NULL,
+                    created_at TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX ix_device_groups_product_name ON device_groups (product_id, name);
+                CREATE TABLE device_group_members (
+                    group_id TEXT NOT NULL REFERENCES device_groups (id) ON DELETE CASCADE,
+                    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                    PRIMARY KEY (group_id, device_id)
+                );
+                CREATE INDEX ix_device_group_members_device_id ON device_group_members (device_id);
+                CREATE TABLE device_firmware_states (
+                    device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    development INTEGER NOT NULL DEFAULT 0,
+                    desired_firmware_version INTEGER NULL,
+                    ota_status TEXT NULL,
+                    ota_version INTEGER NULL,
+                    ota_attempts INTEGER NOT NULL DEFAULT 0,
+                    ota_error TEXT NULL,
+                    ota_updated_at TEXT NULL,
+                    ota_retry_at TEXT NULL
+                );
+                CREATE INDEX ix_device_firmware_states_product_id ON device_firmware_states (product_id);
+                """,
+            Postgres: """
+                CREATE TABLE product_firmware (
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL CHECK (version BETWEEN 1 AND 65535),
+                    id TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    description TEXT NULL,
+                    file_name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    platform_id INTEGER NOT NULL,
+                    module_version INTEGER NOT NULL,
+                    required_system_version INTEGER NULL,
+                    is_protected BOOLEAN NOT NULL DEFAULT FALSE,
+                    product_default BOOLEAN NOT NULL DEFAULT FALSE,
+                    intelligent BOOLEAN NOT NULL DEFAULT FALSE,
+                    mandatory BOOLEAN NOT NULL DEFAULT FALSE,
+                    first_released_at TIMESTAMPTZ NULL,
+                    uploaded_at TIMESTAMPTZ NOT NULL,
+                    uploaded_by_id TEXT NULL,
+                    uploaded_by_name TEXT NULL,
+                    updated_at TIMESTAMPTZ NULL,
+                    PRIMARY KEY (product_id, version)
+                );
+                CREATE TABLE product_firmware_binaries (
+                    product_id INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    data BYTEA NOT NULL,
+                    PRIMARY KEY (product_id, version),
+                    FOREIGN KEY (product_id, version) REFERENCES product_firmware (product_id, version) ON DELETE CASCADE
+                );
+                CREATE TABLE device_groups (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    description TEXT NULL,
+                    color TEXT NULL,
+                    firmware_version INTEGER NULL,
+                    created_at TIMESTAMPTZ NOT NULL
+                );
+                CREATE UNIQUE INDEX ix_device_groups_product_name ON device_groups (product_id, name);
+                CREATE TABLE device_group_members (
+                    group_id TEXT NOT NULL REFERENCES device_groups (id) ON DELETE CASCADE,
+                    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                    PRIMARY KEY (group_id, device_id)
+                );
+                CREATE INDEX ix_device_group_members_device_id ON device_group_members (device_id);
+                CREATE TABLE device_firmware_states (
+                    device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    development BOOLEAN NOT NULL DEFAULT FALSE,
+                    desired_firmware_version INTEGER NULL,
+                    ota_status TEXT NULL,
+                    ota_version INTEGER NULL,
+                    ota_attempts INTEGER NOT NULL DEFAULT 0,
+                    ota_error TEXT NULL,
+                    ota_updated_at TIMESTAMPTZ NULL,
+                    ota_retry_at TIMESTAMPTZ NULL
+                );
+                CREATE INDEX ix_device_firmware_states_product_id ON device_firmware_states (product_id);
+                """),
     ];
 }

@@ -46,4 +46,19 @@ public enum AuditEventType
     DeviceUpdated = 4005,
     DeviceProtocolViolation = 4006,
     DeviceRefusalsSuppressed = 4007,
+
+    FirmwareUploaded = 6000,
+    FirmwareEdited = 6001,
+    FirmwareDeleted = 6002,
+    FirmwareReleased = 6003,
+    FirmwareUploadRefused = 6004,
+
+    DeviceGroupCreated = 6100,
+    DeviceGroupUpdated = 6101,
+    DeviceGroupDeleted = 6102,
+
+    ProductDeviceFirmwareChanged = 6200,
+    DeviceFlashRequested = 6201,
+    OtaSucceeded = 6202,
+    OtaFailed = 6203,
 }

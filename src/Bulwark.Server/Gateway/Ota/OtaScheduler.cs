@@ -1,0 +1,319 @@
+using System.Collections.Concurrent;
+using Bulwark.Protocol.Messages;
+using Bulwark.Server.Data;
+using Bulwark.Server.Features.Audit;
+using Bulwark.Server.Features.Events;
+using Bulwark.Server.Features.Firmware;
+using Microsoft.EntityFrameworkCore;
+
+namespace Bulwark.Server.Gateway.Ota;
+
+/// <summary>Decides when a connected device gets firmware and runs the transfers: when a device says Hello (which also
+/// proves or disproves the previous update), and when an intelligent release changes for online devices. One transfer per
+/// device at a time, at most <see cref="OtaOptions.MaxConcurrentTransfers"/> across the server; failures are retried
+/// with exponential backoff and recorded on the device.</summary>
+public sealed partial class OtaScheduler(
+    IServiceScopeFactory scopes,
+    IDeviceConnectionRegistry registry,
+    IEventBus bus,
+    AuditLog audit,
+    TimeProvider clock,
+    OtaOptions options,
+    ILogger<OtaScheduler> logger)
+{
+    public const string FlashStatusEvent = "spark/flash/status";
+
+    private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentTransfers));
+    private readonly ConcurrentDictionary<string, byte> _busy = new(StringComparer.Ordinal);
+    private int _running;
+
+    /// <summary>Transfers running now.</summary>
+    public int RunningTransfers => Volatile.Read(ref _running);
+
+    /// <summary>The device said Hello: settle the previous update, then see whether it needs one.</summary>
+    internal void OnHello(IFirmwareUpdateLink link, HelloPayload hello) => _ = Guard(() => OnHelloAsync(link, hello), link.DeviceId);
+
+    /// <summary>Re-evaluate every online device of the product (an intelligent release changed).</summary>
+    public void RequestProduct(int productId) => _ = Guard(() => RequestProductAsync(productId), "product " + productId);
+
+    /// <summary>Re-evaluate one device now if it is online (its lock, groups or development flag changed).</summary>
+    public void RequestDevice(string deviceId)
+    {
+        if (registry.Find(deviceId) is IFirmwareUpdateLink link)
+        {
+            _ = Guard(() => EvaluateAsync(link), deviceId);
+        }
+    }
+
+    /// <summary>Development flashing of one binary to one device now; false when the device is offline or busy.</summary>
+    public bool TryFlash(string deviceId, byte[] image, string? ownerUserId)
+    {
+        if (registry.Find(deviceId) is not IFirmwareUpdateLink link || !_busy.TryAdd(deviceId, 0))
+        {
+            return false;
+        }
+        _ = Guard(async () =>
+        {
+            try
+            {
+                await TransferAsync(link, image, productId: null, version: null, ownerUserId);
+            }
+            finally
+            {
+                _busy.TryRemove(deviceId, out _);
+            }
+        }, deviceId);
+        return true;
+    }
+
+    private async Task OnHelloAsync(IFirmwareUpdateLink link, HelloPayload hello)
+    {
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+            var state = await db.DeviceFirmwareStates.FirstOrDefaultAsync(s => s.DeviceId == link.DeviceId, link.Closed);
+            if (state is { OtaStatus: OtaStatus.Applied or OtaStatus.Started, OtaVersion: { } expected })
+            {
+                var owner = await OwnerAsync(db, link.DeviceId, link.Closed);
+                if (hello.ProductFirmwareVersion == expected)
+                {
+                    state.OtaStatus = OtaStatus.Success;
+                    state.OtaError = null;
+                    state.OtaAttempts = 0;
+                    state.OtaRetryAt = null;
+                    state.OtaUpdatedAt = clock.GetUtcNow().UtcDateTime;
+                    await audit.RecordAsync(db, AuditEventType.OtaSucceeded, new AuditActor(null, "gateway", null), link.DeviceId,
+                        $"now runs product firmware {expected}", link.Closed);
+                    Publish(link.DeviceId, owner, OtaStatus.Success);
+                }
+                else if (state.OtaStatus == OtaStatus.Applied)
+                {
+                    await RecordFailureAsync(db, state, $"The device came back with version {hello.ProductFirmwareVersion}, not {expected}", link.Closed);
+                    Publish(link.DeviceId, owner, OtaStatus.Failed);
+                }
+            }
+        }
+        await EvaluateAsync(link);
+    }
+
+    private async Task RequestProductAsync(int productId)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+        var fleet = scope.ServiceProvider.GetRequiredService<IProductFleet>();
+        var ids = await fleet.Members(db, productId).Select(d => d.Id).ToListAsync();
+        foreach (var id in ids)
+        {
+            RequestDevice(id);
+        }
+    }
+
+    private async Task EvaluateAsync(IFirmwareUpdateLink link)
+    {
+        var deviceId = link.DeviceId;
+        if (!_busy.TryAdd(deviceId, 0))
+        {
+            return;
+        }
+        TimeSpan? retryIn = null;
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+            var fleet = scope.ServiceProvider.GetRequiredService<IProductFleet>();
+            var device = await db.Devices.AsNoTracking().Where(d => d.Id == deviceId)
+                .Select(d => new { d.ProductId, d.OwnerUserId }).FirstOrDefaultAsync(link.Closed);
+            if (device?.ProductId is not { } productId || !await db.Products.AnyAsync(p => p.Id == productId, link.Closed))
+            {
+                return;
+            }
+            var facts = await FirmwareFacts.DevicesAsync(db, fleet, productId, [deviceId], link.Closed);
+            if (!facts.TryGetValue(deviceId, out var fact))
+            {
+                return;
+            }
+            var decision = FirmwareUpdatePolicy.Decide(fact, await FirmwareFacts.ReleasesAsync(db, productId, link.Closed));
+            if (!decision.ShouldFlash || decision.TargetVersion is not { } version)
+            {
+                return;
+            }
+            var state = await db.DeviceFirmwareStates.AsNoTracking().FirstOrDefaultAsync(s => s.DeviceId == deviceId, link.Closed);
+            var now = clock.GetUtcNow().UtcDateTime;
+            if (state?.OtaRetryAt is { } retryAt && retryAt > now)
+            {
+                retryIn = retryAt - now;
+                return;
+            }
+            // Product admission decides who may receive the product's firmware (quarantined and denied devices may not).
+            if (!await fleet.MayReceiveProductFirmwareAsync(db, deviceId, productId, link.Closed))
+            {
+                return;
+            }
+            var image = await db.ProductFirmwareBinaries.AsNoTracking().Where(b => b.ProductId == productId && b.Version == version)
+                .Select(b => b.Data).FirstOrDefaultAsync(link.Closed);
+            if (image is not null)
+            {
+                await TransferAsync(link, image, productId, version, device.OwnerUserId);
+            }
+        }
+        finally
+        {
+            _busy.TryRemove(deviceId, out _);
+        }
+        if (retryIn is { } delay)
+        {
+            RetryLater(link, delay);
+        }
+    }
+
+    /// <summary>Tries again after the backoff if the same connection is still up; a reconnect re-evaluates by itself.</summary>
+    private void RetryLater(IFirmwareUpdateLink link, TimeSpan delay) => _ = Guard(async () =>
+    {
+        await Task.Delay(delay, clock, CancellationToken.None);
+        // The device may have reconnected meanwhile (its Hello found this device busy): retry on whichever connection is current.
+        if (registry.Find(link.DeviceId) is IFirmwareUpdateLink current)
+        {
+            await EvaluateAsync(current);
+        }
+    }, link.DeviceId);
+
+    private async Task TransferAsync(IFirmwareUpdateLink link, byte[] image, int? productId, int? version, string? ownerUserId)
+    {
+        await _slots.WaitAsync(link.Closed);
+        Interlocked.Increment(ref _running);
+        TransferResult result;
+        try
+        {
+            await SetStateAsync(link.DeviceId, productId, version, s =>
+            {
+                s.OtaStatus = OtaStatus.Started;
+                s.OtaError = null;
+            });
+            Publish(link.DeviceId, ownerUserId, OtaStatus.Started);
+            LogStarted(logger, link.DeviceId, version ?? 0, image.Length);
+            try
+            {
+                result = await new FirmwareTransfer(link, options).SendAsync(image, link.Closed);
+            }
+            catch (Exception e) when (e is DeviceRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                result = TransferResult.Failed("The connection ended during the update: " + e.Message);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+            _slots.Release();
+        }
+
+        if (result.Succeeded)
+        {
+            // Success is announced when the next Hello carries the new version; until then the update is "applied".
+            await SetStateAsync(link.DeviceId, productId, version, s => s.OtaStatus = OtaStatus.Applied);
+            if (productId is null)
+            {
+                Publish(link.DeviceId, ownerUserId, OtaStatus.Success);
+            }
+            LogFinished(logger, link.DeviceId, result.ChunksSent, result.ChunksResent);
+            return;
+        }
+        LogFailed(logger, link.DeviceId, result.Error ?? "");
+        Publish(link.DeviceId, ownerUserId, OtaStatus.Failed);
+        if (productId is null)
+        {
+            return;
+        }
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+        var state = await db.DeviceFirmwareStates.FirstAsync(s => s.DeviceId == link.DeviceId, CancellationToken.None);
+        await RecordFailureAsync(db, state, result.Error ?? "failed", CancellationToken.None);
+        RetryLater(link, options.RetryDelay(state.OtaAttempts));
+    }
+
+    private async Task RecordFailureAsync(BulwarkDbContext db, DeviceFirmwareState state, string error, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        state.OtaStatus = OtaStatus.Failed;
+        state.OtaError = error.Length > 500 ? error[..500] : error;
+        state.OtaAttempts++;
+        state.OtaUpdatedAt = now;
+        state.OtaRetryAt = now + options.RetryDelay(state.OtaAttempts);
+        await audit.RecordAsync(db, AuditEventType.OtaFailed, new AuditActor(null, "gateway", null), state.DeviceId,
+            $"version {state.OtaVersion}, attempt {state.OtaAttempts}: {state.OtaError}", cancellationToken);
+    }
+
+    private async Task SetStateAsync(string deviceId, int? productId, int? version, Action<DeviceFirmwareState> change)
+    {
+        if (productId is not { } product)
+        {
+            return;
+        }
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+        var state = await db.DeviceFirmwareStates.FirstOrDefaultAsync(s => s.DeviceId == deviceId, CancellationToken.None);
+        if (state is null)
+        {
+            state = new DeviceFirmwareState { DeviceId = deviceId, ProductId = product };
+            db.DeviceFirmwareStates.Add(state);
+        }
+        state.OtaVersion = version;
+        state.OtaUpdatedAt = clock.GetUtcNow().UtcDateTime;
+        change(state);
+        await db.SaveChangesAsync(CancellationToken.None);
+    }
+
+    private static Task<string?> OwnerAsync(BulwarkDbContext db, string deviceId, CancellationToken cancellationToken) =>
+        db.Devices.AsNoTracking().Where(d => d.Id == deviceId).Select(d => d.OwnerUserId).FirstOrDefaultAsync(cancellationToken);
+
+    private void Publish(string deviceId, string? ownerUserId, string status) =>
+        bus.Publish(new CloudEvent(FlashStatusEvent, status, 60, clock.GetUtcNow().UtcDateTime, deviceId, ownerUserId) { DeviceId = null });
+
+    private async Task Guard(Func<Task> work, string subject)
+    {
+        try
+        {
+            await Task.Yield();
+            await work();
+        }
+        catch (Exception e) when (e is OperationCanceledException or DeviceRequestException or ObjectDisposedException)
+        {
+        }
+        catch (Exception e)
+        {
+            LogUnexpected(logger, e, subject);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OTA to {DeviceId}: sending version {Version} ({Bytes} bytes)")]
+    private static partial void LogStarted(ILogger logger, string deviceId, int version, int bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OTA to {DeviceId}: image accepted ({Sent} chunks, {Resent} resent)")]
+    private static partial void LogFinished(ILogger logger, string deviceId, int sent, int resent);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "OTA to {DeviceId} failed: {Error}")]
+    private static partial void LogFailed(ILogger logger, string deviceId, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "OTA work for {Subject} failed unexpectedly")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string subject);
+}
+
+/// <summary>The states of <see cref="DeviceFirmwareState.OtaStatus"/>; started, success and failed are also the
+/// <c>spark/flash/status</c> event data.</summary>
+public static class OtaStatus
+{
+    public const string Started = "started";
+    /// <summary>The device accepted the image; its next Hello must carry the new version.</summary>
+    public const string Applied = "applied";
+    public const string Success = "success";
+    public const string Failed = "failed";
+}
+
+public static class OtaRegistration
+{
+    public static IServiceCollection AddOtaDelivery(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection(OtaOptions.Section).Get<OtaOptions>() ?? new OtaOptions());
+        services.AddSingleton<OtaScheduler>();
+        return services;
+    }
+}
