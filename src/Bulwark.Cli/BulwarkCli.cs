@@ -74,6 +74,12 @@ public static class BulwarkCli
         root.Subcommands.Add(DeviceCommands.Create(app));
         root.Subcommands.Add(SubscribeCommand.Create(app));
         root.Subcommands.Add(KeysCommands.Create(app));
+        root.Subcommands.Add(OrgCommands.Create(app));
+        // Other groups attach their `product ...` subcommands to this command before it is added.
+        var product = ProductCommands.Create(app);
+        root.Subcommands.Add(product);
+        root.Subcommands.Add(TeamCommands.Create(app));
+        root.Subcommands.Add(ApiUserCommands.Create(app));
         return root;
     }
 
