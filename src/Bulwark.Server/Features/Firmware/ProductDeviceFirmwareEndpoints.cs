@@ -22,6 +22,12 @@ public sealed class ProductDeviceFirmwareFields(BulwarkDbContext db, AuditLog au
 
     public IReadOnlyList<string> FieldNames => Names;
 
+    public bool Wants(RequestFields fields)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        return Names.Any(n => fields.Has(n) || fields.IsNull(n));
+    }
+
     public Task<IResult?> ApplyAsync(RequestFields fields, HttpContext context, Product product, string deviceId, IDictionary<string, object?> response) =>
         ApplyAsync(fields, context, db, product, deviceId, response, audit, clock, ota);
 
