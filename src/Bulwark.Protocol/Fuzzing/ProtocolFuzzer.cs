@@ -59,6 +59,7 @@ public sealed class ProtocolFuzzer : IDisposable
     private readonly Gen2DeviceHandshake _deviceHandshake;
     private readonly byte[][] _coapCorpus;
     private readonly byte[][] _helloCorpus;
+    private readonly byte[][] _describeCorpus;
     private readonly byte[] _nonce;
     private readonly byte[] _identificationPlaintext;
     private readonly byte[] _identificationCiphertext;
@@ -95,8 +96,10 @@ public sealed class ProtocolFuzzer : IDisposable
 
         var hello = new HelloPayload(3, 7, (HelloFlags)0x36, 3, null, 6200, 1152, 10485760, 512);
         _helloCorpus = [hello.ToArray(), (hello with { DeviceId = deviceId }).ToArray()];
+        _describeCorpus = CreateDescribeCorpus();
         _coapCorpus =
         [
+            ParticleMessages.Describe(18, DescribeFlags.System, _describeCorpus[0], 42).ToArray(),
             ParticleMessages.Ping(0x1234).ToArray(),
             ParticleMessages.EmptyAck(1).ToArray(),
             ParticleMessages.DeviceHello(CoapMessageType.NonConfirmable, 0x08FB, hello).ToArray(),
@@ -145,6 +148,7 @@ public sealed class ProtocolFuzzer : IDisposable
             Guard("type1-padding", FuzzTypeOnePadding);
             Guard("frame", FuzzFrame);
             Guard("key-blob", FuzzKeyBlob);
+            Guard("system-describe", FuzzSystemDescribe);
             if (_iteration % 16 == 0)
             {
                 Guard("channel-stream", FuzzChannelStream);
@@ -236,6 +240,13 @@ public sealed class ProtocolFuzzer : IDisposable
             case ParticleMessageKind.Goodbye:
                 GoodbyeMessage.TryParse(message.Payload.Span, out _);
                 break;
+            case ParticleMessageKind.Describe:
+                if (SystemDescribe.TryParse(message.Payload.Span, out SystemDescribe? describe, out _))
+                {
+                    _ = describe.ToModulesJson();
+                }
+
+                break;
             case ParticleMessageKind.UpdateBegin:
                 UpdateBeginParameters.TryParse(message.Payload.Span, out _);
                 break;
@@ -272,6 +283,58 @@ public sealed class ProtocolFuzzer : IDisposable
         byte[] input = _random.Next(2) == 0 ? Bytes(_random.Next(0, 24)) : Mutate(new GoodbyeMessage(1, 2, 300, 4).ToArray());
         setInput(input);
         return GoodbyeMessage.TryParse(input, out _);
+    }
+
+    private bool FuzzSystemDescribe(Action<byte[]> setInput)
+    {
+        byte[] input = _random.Next(8) == 0 ? Bytes(_random.Next(0, 64)) : Mutate(Pick(_describeCorpus));
+        setInput(input);
+        if (!SystemDescribe.TryParse(input, out SystemDescribe? describe, out SystemDescribeParseError error))
+        {
+            return error == SystemDescribeParseError.None ? throw new InvalidOperationException("Rejected without a reason.") : false;
+        }
+
+        // The canonical re-encoding is never longer, parses again, and is a fixed point.
+        byte[] canonical = describe.ToArray();
+        if (canonical.Length > input.Length)
+        {
+            throw new InvalidOperationException($"Re-encode grew: {Convert.ToHexString(canonical)}");
+        }
+
+        if (!SystemDescribe.TryParse(canonical, out SystemDescribe? again, out error) || !again.ToArray().AsSpan().SequenceEqual(canonical))
+        {
+            throw new InvalidOperationException($"Re-encode does not round-trip ({error}): {Convert.ToHexString(canonical)}");
+        }
+
+        _ = describe.ToModulesJson();
+        return true;
+    }
+
+    // A gcc-like set as the simulator sends it, and one with every field (explicit zeros, cellular strings, assets).
+    private static byte[][] CreateDescribeCorpus()
+    {
+        var dependency = new DescribeModuleDependency(DescribeModuleType.SystemPart, 1, 6200);
+        var asset = new DescribeModuleAsset(new byte[32], "asset.bin", 1000, 600);
+        var modules = new[]
+        {
+            new DescribeModule { Type = DescribeModuleType.Bootloader, Version = 3000, MaxSize = 65536, Size = 40960, CheckedFlags = 0x1E, PassedFlags = 0x1E,
+                Security = new DescribeModuleSecurity(DescribeSecurityMode.Protected, new byte[32]) },
+            new DescribeModule { Type = DescribeModuleType.SystemPart, Index = 1, Version = 6200, MaxSize = 10485760, Size = 10485764, CheckedFlags = 0x1E, PassedFlags = 0x1E,
+                Dependencies = [new DescribeModuleDependency(DescribeModuleType.Bootloader, 0, 3000)] },
+            new DescribeModule { Type = DescribeModuleType.UserPart, Index = 1, Version = 7, MaxSize = 131072, Size = 4096, CheckedFlags = 0x1E, PassedFlags = 0x1A,
+                Hash = new byte[32], Dependencies = [dependency], AssetDependencies = [asset] },
+        };
+        return
+        [
+            new SystemDescribe { Modules = modules }.ToArray(),
+            new SystemDescribe
+            {
+                Modules = modules, Imei = "353162075123456", Iccid = "8934076500002587657", ModemFirmwareVersion = "SARA-R410M",
+                Assets = [asset], ProtectedState = true, EnvVarsHash = [1, 2, 3, 4],
+            }.ToArray(),
+            // protobufjs with explicit zeros (index 0, store 0, empty fingerprint).
+            Convert.FromHexString("0a210802100018b009200028808004351e0000003d1e0000005880c0026204080112000a240804100118b8302880808005351e0000003d1e0000004a070802100018b00958848080053001"),
+        ];
     }
 
     private bool FuzzIdentificationParse(Action<byte[]> setInput)
