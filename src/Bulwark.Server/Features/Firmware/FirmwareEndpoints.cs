@@ -32,6 +32,7 @@ public static class FirmwareEndpoints
         firmware.MapDelete("/{version:int}", DeleteAsync).RequirePermission(Scopes.FirmwareRemove);
         firmware.MapGet("/{version:int}/binary", DownloadAsync).RequirePermission(Scopes.FirmwareBinaryGet);
         app.MapGet("/v1/products/{productIdOrSlug}/impact", ReleaseFirmwareCommand.ImpactAsync).RequirePermission(Scopes.GroupsImpactGet);
+        app.MapGet("/v1/products/{productIdOrSlug}/devices/{deviceId}/firmware", DeviceFirmwareAsync).RequirePermission(Scopes.DevicesGet);
         return app;
     }
 
@@ -127,6 +128,20 @@ public static class FirmwareEndpoints
         var data = row is null ? null : await db.ProductFirmwareBinaries.AsNoTracking().Where(b => b.ProductId == product.Id && b.Version == version)
             .Select(b => b.Data).FirstOrDefaultAsync(context.RequestAborted);
         return data is null ? FirmwareNotFound(version) : TypedResults.File(data, "application/octet-stream", row!.FileName);
+    }
+
+    /// <summary>A product device's firmware fields and its last OTA (status, attempts, error, next retry).</summary>
+    private static async Task<IResult> DeviceFirmwareAsync(string deviceId, HttpContext context, BulwarkDbContext db, IProductFleet fleet)
+    {
+        var product = context.Grant().Product!;
+        var id = deviceId.Trim().ToLowerInvariant();
+        if (!await fleet.Members(db, product.Id).AnyAsync(d => d.Id == id, context.RequestAborted))
+        {
+            return ApiProblem.NotFound("Device not found in this product");
+        }
+        var fields = await DeviceFirmwareView.FieldsAsync(db, fleet, product.Id, id, context.RequestAborted);
+        fields["id"] = id;
+        return TypedResults.Json(fields, ApiJson.Options);
     }
 
     internal static IResult FirmwareNotFound(int version) =>
