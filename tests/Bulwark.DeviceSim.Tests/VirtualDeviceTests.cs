@@ -93,7 +93,29 @@ public sealed class VirtualDeviceTests
         IReadOnlyList<ProtobufField> dependency = ProtobufReader.Read(userPart.Single(f => f.Number == 9).Bytes);
         Assert.Equal([4ul, 1ul, 6200ul], dependency.Select(f => f.Value));
         Assert.Equal(32, userPart.Single(f => f.Number == 8).Bytes.Length);
+        IReadOnlyList<ProtobufField> bootloader = Assert.Single(modules, m => m.Single(f => f.Number == 1).Value == 2);
+        Assert.Equal(3000ul, bootloader.Single(f => f.Number == 3).Value);
+        Assert.DoesNotContain(bootloader, f => f.Number == 12);
+        Assert.Equal([2ul, 3000ul], ProtobufReader.Read(systemPart.Single(f => f.Number == 9).Bytes).Select(f => f.Value));
+        Assert.DoesNotContain(describe, f => f.Number == 6);
         Assert.IsType<DescribeRequested>(await device.WaitForAsync<DescribeRequested>(cancellationToken: timeout));
+    }
+
+    [Fact]
+    public async Task SystemDescribe_ReportsVersionsFromOptionsAndDeviceProtection()
+    {
+        await using TestCloud cloud = TestCloud.Start();
+        var options = TestSupport.Quiet with { BootloaderVersion = 2301, SystemVersion = 6100, UserModuleVersion = 9, Protected = true };
+        await using VirtualDevice device = TestSupport.CreateDevice(cloud, options, register: false);
+
+        Assert.True(SystemDescribe.TryParse(device.GetSystemDescribe(), out SystemDescribe? describe, out SystemDescribeParseError error), error.ToString());
+        Assert.Equal(
+            [(DescribeModuleType.Bootloader, 0u, 2301u), (DescribeModuleType.SystemPart, 1u, 6100u), (DescribeModuleType.UserPart, 1u, 9u)],
+            describe.Modules.Select(m => (m.Type, m.Index, m.Version)));
+        Assert.True(describe.ProtectedState);
+        Assert.True(describe.Modules[0].IsProtected);
+        Assert.All(describe.Modules, m => Assert.True(m.IsValid));
+        Assert.Equal(new DescribeModuleDependency(DescribeModuleType.SystemPart, 1, 6100), Assert.Single(describe.Modules[2].Dependencies));
     }
 
     [Fact]

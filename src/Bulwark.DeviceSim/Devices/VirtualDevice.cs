@@ -58,6 +58,7 @@ public sealed class VirtualDevice : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private ushort _productId;
     private ushort _productFirmwareVersion;
+    private ushort _bootloaderVersion;
     private ushort _systemVersion;
     private ushort _userModuleVersion;
     private ReadOnlyMemory<byte> _userModuleHash;
@@ -82,6 +83,7 @@ public sealed class VirtualDevice : IAsyncDisposable
         _time = _options.TimeProvider;
         _productId = _options.ProductId ?? _options.PlatformId;
         _productFirmwareVersion = _options.ProductFirmwareVersion;
+        _bootloaderVersion = _options.BootloaderVersion;
         _systemVersion = _options.SystemVersion;
         _userModuleVersion = _options.UserModuleVersion;
         _ota = new FirmwareUpdateReceiver(_options.MaxBinarySize, _options.OtaChunkSize);
@@ -156,9 +158,12 @@ public sealed class VirtualDevice : IAsyncDisposable
 
     public void RegisterVariable(string name, Func<bool> getter) => AddVariable(name, CloudVariable.Of(getter ?? throw new ArgumentNullException(nameof(getter))));
 
+    /// <summary>The modules this device reports: bootloader, system part and user part at its current versions.</summary>
+    public SystemDescribe SystemDescribe =>
+        SimulatedModules.Create(_bootloaderVersion, _systemVersion, _userModuleVersion, _userModuleHash, _options.Protected);
+
     /// <summary>The system Describe as sent (protobuf <c>particle.cloud.SystemDescribe</c>).</summary>
-    public byte[] GetSystemDescribe() =>
-        SystemDescribeEncoder.Encode(DescribedModule.DefaultSet(_systemVersion, _userModuleVersion, _userModuleHash));
+    public byte[] GetSystemDescribe() => SystemDescribe.ToArray();
 
     /// <summary>The application Describe as sent: <c>{"f":[...],"v":{...}}</c>.</summary>
     public byte[] GetApplicationDescribe()
@@ -849,6 +854,10 @@ public sealed class VirtualDevice : IAsyncDisposable
         {
             _systemVersion = module.Version;
         }
+        else if (module.Function == ModuleFunction.Bootloader)
+        {
+            _bootloaderVersion = module.Version;
+        }
         else
         {
             _userModuleVersion = module.Version;
@@ -882,7 +891,7 @@ public sealed class VirtualDevice : IAsyncDisposable
         }
 
         // The gcc HAL applies only modules whose function and index it already reports.
-        bool known = DescribedModule.DefaultSet(_systemVersion, _userModuleVersion).Any(m => m.Function == module.Function && m.Index == module.Index);
+        bool known = SystemDescribe.Modules.Any(m => (uint)m.Type == (uint)module.Function && m.Index == module.Index);
         return known
             ? ((int)OtaResult.Success, "Applied.", module)
             : ((int)OtaResult.UnsupportedModule, $"No {module.Function} {module.Index} on this device.", null);

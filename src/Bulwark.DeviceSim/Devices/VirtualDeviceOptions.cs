@@ -30,6 +30,12 @@ public sealed record VirtualDeviceOptions
     /// <summary>Version of the user-part module reported in Describe (not the product firmware version).</summary>
     public ushort UserModuleVersion { get; init; } = 6;
 
+    /// <summary>Version of the bootloader module reported in Describe (the system part depends on it).</summary>
+    public ushort BootloaderVersion { get; init; } = 3000;
+
+    /// <summary>Device Protection: the bootloader reports security mode PROTECTED and the Describe protected_state.</summary>
+    public bool Protected { get; init; }
+
     /// <summary>The device waits 20 s for the nonce; the whole handshake is bounded by this.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
