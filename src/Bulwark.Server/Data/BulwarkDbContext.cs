@@ -17,6 +17,7 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
     public DbSet<Product> Products => Set<Product>();
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
     public DbSet<Device> Devices => Set<Device>();
+    public DbSet<ProductDeviceState> ProductDeviceStates => Set<ProductDeviceState>();
     public DbSet<ProductFirmware> ProductFirmware => Set<ProductFirmware>();
     public DbSet<ProductFirmwareBinary> ProductFirmwareBinaries => Set<ProductFirmwareBinary>();
     public DbSet<DeviceGroup> DeviceGroups => Set<DeviceGroup>();
@@ -81,6 +82,7 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
             e.Property(d => d.Id).ValueGeneratedNever();
             e.HasIndex(d => d.OwnerUserId);
         });
+        ProductDeviceModel.Configure(modelBuilder);
         FirmwareModel.Configure(modelBuilder);
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

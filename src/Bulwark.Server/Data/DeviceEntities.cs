@@ -29,4 +29,9 @@ public sealed class Device
     public DateTime? LastHandshakeAt { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime? ClaimedAt { get; set; }
+    /// <summary>The product the cloud holds the device in (added, imported, approved or auto-approved); null outside
+    /// products. Unlike <see cref="ProductId"/>, firmware cannot set it.</summary>
+    public int? CloudProductId { get; set; }
+    /// <summary>The last admission decision: <c>full</c>, <c>limited</c> or <c>none</c> (Features/Admission).</summary>
+    public string? ProductPrivileges { get; set; }
 }

@@ -70,6 +70,7 @@ public sealed partial class DeviceSession : IDeviceConnection
         await _channel.SendAsync(ParticleMessages.ServerHello(_channel.NextMessageId()), token);
         var now = _services.Clock.GetUtcNow().UtcDateTime;
         _ownerUserId = await _services.Store.RecordHelloAsync(DeviceId, hello, RemoteAddress, now, token);
+        await AdmitAsync(hello, token);
         if (_services.Registry.Register(this) is { } replaced)
         {
             await replaced.CloseAsync();
@@ -280,12 +281,12 @@ public sealed partial class DeviceSession : IDeviceConnection
 
     private void PublishFromDevice(EventMessage evt)
     {
-        _services.Bus.Publish(new CloudEvent(evt.Name, evt.Data.Length == 0 ? null : evt.GetDataString(), evt.TtlSeconds,
+        Publish(new CloudEvent(evt.Name, evt.Data.Length == 0 ? null : evt.GetDataString(), evt.TtlSeconds,
             _services.Clock.GetUtcNow().UtcDateTime, DeviceId, Volatile.Read(ref _ownerUserId), !evt.IsLegacyPublic) { DeviceId = DeviceId });
     }
 
     private void PublishStatus(string status) =>
-        _services.Bus.Publish(new CloudEvent("spark/status", status, 60, _services.Clock.GetUtcNow().UtcDateTime, DeviceId,
+        Publish(new CloudEvent("spark/status", status, 60, _services.Clock.GetUtcNow().UtcDateTime, DeviceId,
             Volatile.Read(ref _ownerUserId)) { DeviceId = DeviceId });
 
     private void AddSubscription(string prefix)

@@ -3,6 +3,7 @@ using Bulwark.Protocol;
 using Bulwark.Protocol.Keys;
 using Bulwark.Protocol.Messages;
 using Bulwark.Server.Data;
+using Bulwark.Server.Features.Admission;
 using Bulwark.Server.Features.Audit;
 using Microsoft.EntityFrameworkCore;
 
@@ -10,8 +11,11 @@ namespace Bulwark.Server.Gateway;
 
 /// <summary>The gateway's reads and writes of device rows, plus a cache of parsed device keys (parsing a key costs
 /// many times the RSA operation it serves).</summary>
-public sealed class DeviceStore(IServiceScopeFactory scopes, AuditLog audit, TimeProvider clock)
+public sealed class DeviceStore(IServiceScopeFactory scopes, AuditLog audit, TimeProvider clock, DeviceAdmission admission)
 {
+    /// <summary>Product admission, decided at every connection right after the Hello is recorded.</summary>
+    public DeviceAdmission Admission => admission;
+
     private readonly ConcurrentDictionary<DeviceId, (string Pem, DevicePublicKey Key)> _keys = new();
 
     /// <summary>The registered TCP key, or null when the device is unknown or has none.</summary>

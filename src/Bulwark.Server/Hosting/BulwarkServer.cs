@@ -14,6 +14,7 @@ using Bulwark.Server.Gateway;
 using Bulwark.Server.Features.Mfa;
 using Bulwark.Server.Features.Organizations;
 using Bulwark.Server.Features.Products;
+using Bulwark.Server.Features.ProductDevices;
 using Bulwark.Server.Features.Teams;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
@@ -67,6 +68,7 @@ public static class BulwarkServer
         services.AddAudit().AddAccounts().AddAccessTokens().AddMfa();
         services.AddOrganizations().AddProducts().AddTeams();
         services.AddServerKeys().AddEvents().AddDeviceGateway();
+        services.AddProductDevices();
         services.AddFirmware().AddDeviceOs();
 
         var app = builder.Build();
@@ -87,6 +89,8 @@ public static class BulwarkServer
         app.MapProvisioningEndpoints();
         app.MapEventEndpoints();
         app.MapDeviceEndpoints();
+        app.MapProductDeviceEndpoints();
+        app.MapProductEventEndpoints();
         app.MapFirmwareEndpoints();
         app.MapGroupEndpoints();
         app.MapDeviceOsEndpoints();

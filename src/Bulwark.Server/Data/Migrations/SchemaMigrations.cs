@@ -285,6 +285,45 @@ public static class SchemaMigrations
                 );
                 CREATE INDEX ix_devices_owner_user_id ON devices (owner_user_id);
                 """),
+        new(4, "product_devices_admission",
+            Sqlite: """
+                ALTER TABLE devices ADD COLUMN cloud_product_id INTEGER NULL REFERENCES products (id) ON DELETE SET NULL;
+                ALTER TABLE devices ADD COLUMN product_privileges TEXT NULL CHECK (product_privileges IN ('full', 'limited', 'none'));
+                CREATE INDEX ix_devices_cloud_product_id ON devices (cloud_product_id);
+                CREATE INDEX ix_devices_serial_number ON devices (serial_number);
+                CREATE TABLE product_device_states (
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                    state TEXT NOT NULL CHECK (state IN ('quarantined', 'denied', 'removed', 'unrecognized')),
+                    reason TEXT NULL,
+                    firmware_product_id INTEGER NULL,
+                    system_version INTEGER NULL,
+                    updated_at TEXT NOT NULL,
+                    last_attempt_at TEXT NULL,
+                    PRIMARY KEY (product_id, device_id)
+                );
+                CREATE INDEX ix_product_device_states_product_state ON product_device_states (product_id, state);
+                CREATE INDEX ix_product_device_states_device_id ON product_device_states (device_id);
+                """,
+            Postgres: """
+                ALTER TABLE devices ADD COLUMN cloud_product_id INTEGER NULL REFERENCES products (id) ON DELETE SET NULL;
+                ALTER TABLE devices ADD COLUMN product_privileges TEXT NULL CHECK (product_privileges IN ('full', 'limited', 'none'));
+                CREATE INDEX ix_devices_cloud_product_id ON devices (cloud_product_id);
+                CREATE INDEX ix_devices_serial_number ON devices (serial_number);
+                CREATE TABLE product_device_states (
+                    product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+                    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+                    state TEXT NOT NULL CHECK (state IN ('quarantined', 'denied', 'removed', 'unrecognized')),
+                    reason TEXT NULL,
+                    firmware_product_id INTEGER NULL,
+                    system_version INTEGER NULL,
+                    updated_at TIMESTAMPTZ NOT NULL,
+                    last_attempt_at TIMESTAMPTZ NULL,
+                    PRIMARY KEY (product_id, device_id)
+                );
+                CREATE INDEX ix_product_device_states_product_state ON product_device_states (product_id, state);
+                CREATE INDEX ix_product_device_states_device_id ON product_device_states (device_id);
+                """),
         new(5, "firmware_groups_ota",
             Sqlite: """
                 CREATE TABLE product_firmware (

@@ -47,6 +47,18 @@ public enum AuditEventType
     DeviceProtocolViolation = 4006,
     DeviceRefusalsSuppressed = 4007,
 
+    ProductDevicesImported = 5000,
+    ProductDeviceApproved = 5001,
+    ProductDeviceRemoved = 5002,
+    ProductDeviceDenied = 5003,
+    ProductDeviceUpdated = 5004,
+    AdmissionFull = 5010,
+    AdmissionAutoApproved = 5011,
+    AdmissionLimited = 5012,
+    AdmissionQuarantined = 5013,
+    AdmissionDenied = 5014,
+    AdmissionUnrecognizedAttempt = 5015,
+
     FirmwareUploaded = 6000,
     FirmwareEdited = 6001,
     FirmwareDeleted = 6002,

@@ -20,8 +20,8 @@ internal static class DeviceView
             ["last_ip_address"] = connection?.RemoteAddress ?? d.LastIpAddress,
             ["last_heard"] = Time(connection?.LastHeard ?? d.LastHeard),
             ["last_handshake_at"] = Time(d.LastHandshakeAt),
-            // Outside a product Particle reports the platform as the product; the Hello carries the same convention.
-            ["product_id"] = d.ProductId ?? platformId,
+            // The cloud's product, never the one firmware claims; outside a product Particle reports the platform.
+            ["product_id"] = d.CloudProductId ?? platformId,
             ["online"] = online,
             ["connected"] = online,
             ["platform_id"] = platformId,

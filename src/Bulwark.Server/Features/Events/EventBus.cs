@@ -16,6 +16,9 @@ public sealed record CloudEvent(
 {
     /// <summary>The device that published it, or null for events from the API.</summary>
     public string? DeviceId { get; init; }
+
+    /// <summary>Set on the copy published to a product's stream (<see cref="ProductEventAudience"/>).</summary>
+    public int? ProductId { get; init; }
 }
 
 /// <summary>Fan-out of events to subscribers. The in-process bus serves one node; a RabbitMQ bus implements the same

@@ -50,7 +50,11 @@ public static class EventEndpoints
         return app;
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext context, IEventBus bus, TimeProvider clock)
+    private static Task<IResult> PublishAsync(HttpContext context, IEventBus bus, TimeProvider clock) =>
+        PublishToAsync(context, bus, clock, context.User.UserId(), null);
+
+    /// <summary>Publishes the request's event to <paramref name="audience"/> (a user, or a product's stream).</summary>
+    internal static async Task<IResult> PublishToAsync(HttpContext context, IEventBus bus, TimeProvider clock, string audience, int? productId)
     {
         var fields = await RequestFields.ReadAsync(context.Request);
         var name = fields.Required("name");
@@ -69,7 +73,7 @@ public static class EventEndpoints
             return ApiProblem.BadRequest("ttl must be between 0 and 16777215 seconds");
         }
         var isPrivate = fields.Bool("private") ?? true;
-        bus.Publish(new CloudEvent(name, data, (int)ttl, clock.GetUtcNow().UtcDateTime, "api", context.User.UserId(), isPrivate));
+        bus.Publish(new CloudEvent(name, data, (int)ttl, clock.GetUtcNow().UtcDateTime, "api", audience, isPrivate) { ProductId = productId });
         return TypedResults.Json(new { ok = true });
     }
 
@@ -84,10 +88,12 @@ public static class EventEndpoints
         return await StreamAsync(context, bus, options, prefix, device.Id);
     }
 
-    private static async Task<IResult> StreamAsync(HttpContext context, IEventBus bus, EventStreamOptions options, string? prefix, string? deviceId)
+    /// <summary>Streams the events of <paramref name="audience"/> (the caller when null, or a product's stream).</summary>
+    internal static async Task<IResult> StreamAsync(HttpContext context, IEventBus bus, EventStreamOptions options, string? prefix, string? deviceId,
+        string? audience = null)
     {
         prefix = string.IsNullOrEmpty(prefix) ? null : Uri.UnescapeDataString(prefix);
-        var userId = context.User.UserId();
+        var userId = audience ?? context.User.UserId();
         using var subscription = bus.Subscribe(userId,
             e => (prefix is null || e.Name.StartsWith(prefix, StringComparison.Ordinal)) && (deviceId is null || e.DeviceId == deviceId),
             options.SubscriberBuffer);
