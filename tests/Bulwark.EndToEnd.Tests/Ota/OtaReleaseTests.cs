@@ -201,3 +201,34 @@ public class OtaReleaseTests
         public async Task PutAsync(string path, object body) => await EnsureSuccessAsync(await _client.PutAsJsonAsync($"/v1/products/{ProductId}/{path}", body));
     }
 }
+
+/// <summary>Development flashing of one owned device with <c>PUT /v1/devices/:id</c> and a binary.</summary>
+public class FlashDeviceTests
+{
+    [Fact]
+    public async Task An_owned_online_device_is_flashed_with_a_binary()
+    {
+        await using var server = await StartAsync();
+        var user = await server.CreateUserAsync();
+        using var client = server.CreateClient(user.Token);
+        var serverKey = ServerPublicKey.FromPem((await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!);
+        var identity = DeviceIdentity.Generate();
+        var id = identity.Id.ToString();
+        await EnsureSuccessAsync(await client.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetPublicKeyPem(), algorithm = "rsa" }));
+        await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/devices", new { id }));
+        await using var device = new VirtualDevice(identity, serverKey, "127.0.0.1", server.GatewayPort, new VirtualDeviceOptions { PlatformId = 6, ProductFirmwareVersion = 1 });
+        await device.ConnectAsync();
+        var applied = device.WaitForAsync<FirmwareUpdateApplied>();
+
+        var binary = FirmwareModuleBuilder.Build(new FirmwareModuleSpec { PlatformId = 6, ProductId = 6, ProductVersion = 7, Seed = 3 });
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(binary), "file", "firmware.bin" }, { new StringContent("binary"), "file_type" } };
+        var response = await client.PutAsync($"/v1/devices/{id}", form);
+        await EnsureSuccessAsync(response);
+        Assert.Equal("Update started", (await JsonAsync(response)).GetProperty("status").GetString());
+        Assert.Equal(7, (await applied.WaitAsync(TimeSpan.FromSeconds(30))).ProductFirmwareVersion);
+
+        var wrong = FirmwareModuleBuilder.Build(new FirmwareModuleSpec { PlatformId = 13, ProductVersion = 7 });
+        using var wrongForm = new MultipartFormDataContent { { new ByteArrayContent(wrong), "file", "firmware.bin" } };
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PutAsync($"/v1/devices/{id}", wrongForm)).StatusCode);
+    }
+}

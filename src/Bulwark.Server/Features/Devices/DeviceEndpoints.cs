@@ -47,6 +47,12 @@ public static partial class DeviceEndpoints
     private static async Task<IResult> UpdateAsync(string deviceId, HttpContext context, BulwarkDbContext db, IDeviceConnectionRegistry registry,
         AuditLog audit, TimeProvider clock)
     {
+        if (Firmware.FlashDeviceCommand.IsFlashRequest(context.Request))
+        {
+            var target = await FindOwnedAsync(db, context, deviceId, tracking: false);
+            return target is null ? DeviceNotFound()
+                : await Firmware.FlashDeviceCommand.HandleAsync(context, target, db, audit, context.RequestServices.GetRequiredService<Gateway.Ota.OtaScheduler>());
+        }
         var fields = await RequestFields.ReadAsync(context.Request);
         var device = await FindOwnedAsync(db, context, deviceId, tracking: true);
         if (device is null)
