@@ -24,6 +24,8 @@ public sealed class Device
     public string? Functions { get; set; }
     /// <summary>From the application Describe: JSON object of variable name to Particle type code.</summary>
     public string? Variables { get; set; }
+    /// <summary>From the system Describe (protobuf): the firmware modules as Describe JSON (<c>[{"f","n","v","d",...}]</c>).</summary>
+    public string? SystemModules { get; set; }
     public string? LastIpAddress { get; set; }
     public DateTime? LastHeard { get; set; }
     public DateTime? LastHandshakeAt { get; set; }

@@ -235,7 +235,12 @@ public sealed partial class DeviceSession : IDeviceConnection
         var payload = message.Payload;
         if (payload.Length == 0 || payload.Span[0] != (byte)'{')
         {
-            return; // System Describe is protobuf; only the application Describe (JSON) is recorded for now.
+            // Not JSON: the system Describe, protobuf (an empty one is valid protobuf but says nothing).
+            if (payload.Length > 0)
+            {
+                await RecordSystemDescribeAsync(payload, token);
+            }
+            return;
         }
         JsonObject? describe;
         try
@@ -272,6 +277,24 @@ public sealed partial class DeviceSession : IDeviceConnection
         try
         {
             await _services.Store.RecordDescribeAsync(DeviceId, functions.ToJsonString(), variables.ToJsonString(), token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogStoreFailed(_services.Logger, e, DeviceId);
+        }
+    }
+
+    private async Task RecordSystemDescribeAsync(ReadOnlyMemory<byte> payload, CancellationToken token)
+    {
+        if (!SystemDescribe.TryParse(payload.Span, out var describe, out var error))
+        {
+            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId,
+                $"system Describe not understood ({error}), {payload.Length} bytes");
+            return;
+        }
+        try
+        {
+            await _services.Store.RecordSystemModulesAsync(DeviceId, describe.ToModulesJson(), token);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

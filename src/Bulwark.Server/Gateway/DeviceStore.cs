@@ -107,6 +107,13 @@ public sealed class DeviceStore(IServiceScopeFactory scopes, AuditLog audit, Tim
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.Functions, functionsJson).SetProperty(d => d.Variables, variablesJson), cancellationToken);
     }
 
+    public async Task RecordSystemModulesAsync(string deviceId, string modulesJson, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+        await db.Devices.Where(d => d.Id == deviceId).ExecuteUpdateAsync(s => s.SetProperty(d => d.SystemModules, modulesJson), cancellationToken);
+    }
+
     public async Task RecordLastHeardAsync(string deviceId, DateTime lastHeard, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();

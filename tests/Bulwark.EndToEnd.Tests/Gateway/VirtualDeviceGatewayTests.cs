@@ -42,6 +42,17 @@ public class VirtualDeviceGatewayTests
         Assert.True(info.GetProperty("online").GetBoolean());
         Assert.Equal(6, info.GetProperty("platform_id").GetInt32());
         Assert.Equal("6.2.0", info.GetProperty("system_firmware_version").GetString());
+        // The protobuf system Describe (sent before the event, handled in order) is recorded as Describe JSON.
+        var modules = info.GetProperty("system_modules").EnumerateArray().ToList();
+        Assert.Equal(["b", "s", "u"], modules.Select(m => m.GetProperty("f").GetString()));
+        Assert.Equal([3000, 6200, 6], modules.Select(m => m.GetProperty("v").GetInt32()));
+        Assert.Equal("1", modules[1].GetProperty("n").GetString());
+        Assert.Equal(10 * 1024 * 1024 + 4, modules[1].GetProperty("s").GetInt32());
+        Assert.Equal(30, modules[2].GetProperty("vv").GetInt32());
+        var dependency = Assert.Single(modules[2].GetProperty("d").EnumerateArray());
+        Assert.Equal(("s", "1", 6200), (dependency.GetProperty("f").GetString(), dependency.GetProperty("n").GetString(), dependency.GetProperty("v").GetInt32()));
+        Assert.Equal(new string('0', 64), modules[2].GetProperty("u").GetString());
+        Assert.False(modules[0].TryGetProperty("security", out _));
 
         var call = await client.PostAsJsonAsync($"/v1/devices/{id}/double", new { arg = "21" });
         await EnsureSuccessAsync(call);

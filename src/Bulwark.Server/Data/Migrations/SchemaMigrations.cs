@@ -447,5 +447,12 @@ public static class SchemaMigrations
                 );
                 CREATE INDEX ix_device_firmware_states_product_id ON device_firmware_states (product_id);
                 """),
+        new(6, "device_system_modules",
+            Sqlite: """
+                ALTER TABLE devices ADD COLUMN system_modules TEXT NULL;
+                """,
+            Postgres: """
+                ALTER TABLE devices ADD COLUMN system_modules TEXT NULL;
+                """),
     ];
 }

@@ -32,6 +32,7 @@ internal static class DeviceView
             ["serial_number"] = d.SerialNumber,
             ["status"] = "normal",
             ["system_firmware_version"] = SystemVersionText(d.SystemVersion),
+            ["system_modules"] = SystemModules(d),
             ["firmware_version"] = d.ProductFirmwareVersion,
             ["firmware_updates_enabled"] = true,
             ["firmware_updates_forced"] = false,
@@ -69,6 +70,24 @@ internal static class DeviceView
         catch (JsonException)
         {
             return new Dictionary<string, int>();
+        }
+    }
+
+    /// <summary>The modules from the last system Describe (Describe JSON), or null before the first one.</summary>
+    public static JsonElement? SystemModules(Device d)
+    {
+        if (string.IsNullOrEmpty(d.SystemModules))
+        {
+            return null;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(d.SystemModules);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 
