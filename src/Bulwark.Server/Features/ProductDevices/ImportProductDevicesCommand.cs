@@ -103,7 +103,7 @@ public static class ImportProductDevicesCommand
         var serials = identifiers.Where(i => !i.IsDeviceId).Select(i => i.Value).ToList();
         if (serials.Count > 0)
         {
-            var bySerial = (await db.Devices.AsNoTracking().Where(d => d.SerialNumber != null && serials.Contains(d.SerialNumber))
+            var bySerial = (await db.Devices.AsNoTracking().Where(d => d.SerialNumber != null && EF.Parameter(serials).Contains(d.SerialNumber))
                     .Select(d => new { d.Id, d.SerialNumber }).ToListAsync(cancellationToken))
                 .GroupBy(d => d.SerialNumber!, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First().Id, StringComparer.OrdinalIgnoreCase);
             foreach (var serial in serials)
@@ -122,7 +122,7 @@ public static class ImportProductDevicesCommand
         wanted.AddRange(identifiers.Where(i => i.IsDeviceId).Select(i => i.Value));
         wanted = wanted.Distinct(StringComparer.Ordinal).ToList();
 
-        var known = await db.Devices.AsNoTracking().Where(d => wanted.Contains(d.Id))
+        var known = await db.Devices.AsNoTracking().Where(d => EF.Parameter(wanted).Contains(d.Id))
             .Select(d => new { d.Id, d.CloudProductId, d.PlatformId }).ToDictionaryAsync(d => d.Id, cancellationToken);
         var existing = new List<string>();
         var toCreate = new List<string>();
@@ -156,11 +156,11 @@ public static class ImportProductDevicesCommand
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             if (toAdd.Count > 0)
             {
-                approvals = (await db.ProductDeviceStates.AsNoTracking().Where(s => s.ProductId == product.Id && toAdd.Contains(s.DeviceId))
+                approvals = (await db.ProductDeviceStates.AsNoTracking().Where(s => s.ProductId == product.Id && EF.Parameter(toAdd).Contains(s.DeviceId))
                     .Select(s => new { s.DeviceId, s.State }).ToListAsync(cancellationToken)).Select(s => (s.DeviceId, s.State)).ToList();
-                await db.ProductDeviceStates.Where(s => s.ProductId == product.Id && toAdd.Contains(s.DeviceId)).ExecuteDeleteAsync(cancellationToken);
+                await db.ProductDeviceStates.Where(s => s.ProductId == product.Id && EF.Parameter(toAdd).Contains(s.DeviceId)).ExecuteDeleteAsync(cancellationToken);
                 // Privileges are re-decided at the device's next Hello; connected devices are re-decided below, at once.
-                await db.Devices.Where(d => toAdd.Contains(d.Id) && d.CloudProductId == null)
+                await db.Devices.Where(d => EF.Parameter(toAdd).Contains(d.Id) && d.CloudProductId == null)
                     .ExecuteUpdateAsync(s => s.SetProperty(d => d.CloudProductId, product.Id).SetProperty(d => d.ProductPrivileges, (string?)null),
                         cancellationToken);
             }
