@@ -113,6 +113,8 @@ var fleet = new VirtualFleet(identities, serverPublic, "127.0.0.1", server.Gatew
 });
 var (heapFleet, wsFleet) = MeasureMemory();
 
+int handshakesBefore = fleet.Handshakes;
+int dropsBefore = fleet.Drops;
 watch.Restart();
 using var progressCts = new CancellationTokenSource();
 var progressTask = Task.Run(async () =>
@@ -134,9 +136,18 @@ var snapshot = await fleet.ConnectAllAsync();
 double connectSeconds = watch.Elapsed.TotalSeconds;
 await progressCts.CancelAsync();
 await progressTask;
-double handshakesPerSecond = snapshot.Connected / connectSeconds;
-Console.WriteLine($"[2] connected {snapshot.Connected:N0}/{devices:N0} in {connectSeconds:0.0} s: {handshakesPerSecond:N0} handshakes/s " +
-                  $"(= {handshakesPerSecond / handshakeBound:P0} of the RSA bound {handshakeBound:N0}/s); {snapshot}");
+// Successful handshakes counted as they happened (the fleet's DeviceConnected callbacks), not the devices still
+// connected at the end: a device that connected and then dropped did its handshake, and is reported as a drop.
+int handshakes = snapshot.Handshakes - handshakesBefore;
+int connectDrops = snapshot.Drops - dropsBefore;
+double handshakesPerSecond = handshakes / connectSeconds;
+Console.WriteLine($"[2] {handshakes:N0}/{devices:N0} successful handshakes in {connectSeconds:0.0} s: {handshakesPerSecond:N0} handshakes/s " +
+                  $"(= {handshakesPerSecond / handshakeBound:P0} of the RSA bound {handshakeBound:N0}/s); still connected {snapshot.Connected:N0}, " +
+                  $"dropped after connecting {connectDrops:N0}, handshake failures {snapshot.HandshakeFailures:N0}, other failures {snapshot.OtherFailures:N0}");
+if (snapshot.LastDrop is not null)
+{
+    Console.WriteLine($"    last drop: {snapshot.LastDrop}");
+}
 if (snapshot.LastError is not null)
 {
     Console.WriteLine($"    last error: {snapshot.LastError}");
@@ -149,16 +160,20 @@ if (snapshot.LastError is not null)
 // 3. Idle memory: let handshake garbage settle, then measure.
 await Task.Delay(TimeSpan.FromSeconds(3));
 var (heapConnected, wsConnected) = MeasureMemory();
-int connected = Math.Max(1, fleet.ConnectedCount);
-double totalHeapPer = (heapConnected - heapEmpty) / (double)connected;
+// Per device: the VirtualDevice objects exist for all N devices; the connection state only for those actually connected
+// when memory was measured.
+int connectedAtMeasure = fleet.ConnectedCount;
+int connected = Math.Max(1, connectedAtMeasure);
 double clientObjectsPer = (heapFleet - heapEmpty) / (double)devices;
 double connectionHeapPer = (heapConnected - heapFleet) / (double)connected;
-double wsPer = (wsConnected - wsEmpty) / (double)connected;
+double totalHeapPer = clientObjectsPer + connectionHeapPer;
 double wsClientObjectsPer = (wsFleet - wsEmpty) / (double)devices;
-Console.WriteLine($"[3] idle memory, {fleet.ConnectedCount:N0} connected: managed heap {Kb(heapEmpty)} -> {Kb(heapFleet)} (fleet objects) -> {Kb(heapConnected)} (connected); " +
+double wsConnectionPer = (wsConnected - wsFleet) / (double)connected;
+double wsPer = wsClientObjectsPer + wsConnectionPer;
+Console.WriteLine($"[3] idle memory, {connectedAtMeasure:N0} connected: managed heap {Kb(heapEmpty)} -> {Kb(heapFleet)} (fleet objects) -> {Kb(heapConnected)} (connected); " +
                   $"working set {Mb(wsEmpty)} -> {Mb(wsFleet)} -> {Mb(wsConnected)}");
 Console.WriteLine($"    per device: client VirtualDevice objects {clientObjectsPer / 1024:0.0} KB heap; connecting adds {connectionHeapPer / 1024:0.0} KB heap " +
-                  $"(server session + client session, both here); working set total {wsPer / 1024:0.0} KB/device");
+                  $"(server session + client session, both here); working set {wsClientObjectsPer / 1024:0.0} + {wsConnectionPer / 1024:0.0} = {wsPer / 1024:0.0} KB/device");
 
 // 4. Events from devices to one SSE subscriber.
 using var sseClient = server.CreateClient(user.Token);
@@ -224,10 +239,11 @@ Console.WriteLine("==================== SUMMARY ====================");
 Console.WriteLine($"machine                      {cores} cores, {devices:N0} simulated devices (server + fleet in one process)");
 Console.WriteLine($"RSA-2048 decrypt / sign      {decryptsPerSecond:N0}/s / {signsPerSecond:N0}/s on {cores} threads; private ops {privateOpsPerSecond:N0}/s");
 Console.WriteLine($"handshake bound              {handshakeBound:N0}/s (= private ops/s / 2)");
-Console.WriteLine($"handshakes                   {handshakesPerSecond:N0}/s ({snapshot.Connected:N0} in {connectSeconds:0.0} s), ratio to bound {handshakesPerSecond / handshakeBound:0.00}");
-Console.WriteLine($"handshake failures           {snapshot.HandshakeFailures:N0} handshake, {snapshot.OtherFailures:N0} other");
-Console.WriteLine($"memory / idle device         {totalHeapPer / 1024:0.0} KB managed heap total (client+server), of which {clientObjectsPer / 1024:0.0} KB client objects; connection state {connectionHeapPer / 1024:0.0} KB");
-Console.WriteLine($"working set / idle device    {wsPer / 1024:0.0} KB total (client+server), of which {wsClientObjectsPer / 1024:0.0} KB client objects");
+Console.WriteLine($"handshakes                   {handshakesPerSecond:N0}/s ({handshakes:N0} successful in {connectSeconds:0.0} s), ratio to bound {handshakesPerSecond / handshakeBound:0.00}");
+Console.WriteLine($"connect failures             {snapshot.HandshakeFailures:N0} handshake, {snapshot.OtherFailures:N0} other (never got a session)");
+Console.WriteLine($"drops                        {connectDrops:N0} during the connect phase, {final.Drops - dropsBefore:N0} in the whole run (sessions the server or network ended)");
+Console.WriteLine($"memory / idle device         {totalHeapPer / 1024:0.0} KB managed heap (client+server, {connectedAtMeasure:N0} connected), of which {clientObjectsPer / 1024:0.0} KB client objects; connection state {connectionHeapPer / 1024:0.0} KB");
+Console.WriteLine($"working set / idle device    {wsPer / 1024:0.0} KB total (client+server), of which {wsClientObjectsPer / 1024:0.0} KB client objects; connection state {wsConnectionPer / 1024:0.0} KB");
 Console.WriteLine($"events published by devices  {publishRate:N0}/s");
 Console.WriteLine($"events delivered to SSE      {deliveredRate:N0}/s (ratio to published {(publishRate == 0 ? 0 : deliveredRate / publishRate):0.00}; {delivered:N0}/{sent:N0} after drain)");
 Console.WriteLine($"still connected at the end   {final.Connected:N0}/{devices:N0}");

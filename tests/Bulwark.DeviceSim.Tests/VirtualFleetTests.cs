@@ -33,6 +33,7 @@ public sealed class VirtualFleetTests : IDisposable
         }
 
         Assert.Equal((Count, Count, 0), (snapshot.Connected, snapshot.ConnectAttempts, snapshot.HandshakeFailures));
+        Assert.Equal((Count, 0), (snapshot.Handshakes, snapshot.Drops));
         Assert.Equal(identities.Select(i => i.Id.ToString()).Order(), connections.Select(c => c.DeviceId.ToString()).Order());
 
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(timeout);
@@ -55,6 +56,36 @@ public sealed class VirtualFleetTests : IDisposable
         }
 
         Assert.Equal(0, fleet.ConnectedCount);
+        Assert.Equal((Count, 0), (fleet.Handshakes, fleet.Drops));
+    }
+
+    [Fact]
+    public async Task Fleet_CountsASessionTheServerClosesAsADropNotAFailure()
+    {
+        CancellationToken timeout = TestSupport.Timeout(30);
+        await using TestCloud cloud = TestCloud.Start();
+        IReadOnlyList<DeviceIdentity> identities = await DeviceKeyStore.LoadOrGenerateAsync(_keys.FullName, 2, cancellationToken: timeout);
+        foreach (DeviceIdentity identity in identities)
+        {
+            cloud.Register(identity.Id, DevicePublicKey.FromPem(identity.GetPublicKeyPem()));
+        }
+
+        await using var fleet = new VirtualFleet(identities, TestCloud.DeviceViewOfServerKey, cloud.Host, cloud.Port,
+            new VirtualFleetOptions { DeviceOptions = TestSupport.Quiet with { NotificationCapacity = 0, SendStartupSequence = false } });
+        FleetSnapshot connected = await fleet.ConnectAllAsync(timeout);
+        TestConnection first = await cloud.AcceptAsync(timeout);
+        await using TestConnection second = await cloud.AcceptAsync(timeout);
+        Assert.Equal((2, 2, 0), (connected.Connected, connected.Handshakes, connected.Drops));
+
+        await first.DisposeAsync();
+        while (fleet.Drops == 0)
+        {
+            await Task.Delay(20, timeout);
+        }
+
+        FleetSnapshot after = fleet.GetSnapshot();
+        Assert.Equal((1, 2, 1, 0, 0), (after.Connected, after.Handshakes, after.Drops, after.HandshakeFailures, after.OtherFailures));
+        Assert.Contains(first.DeviceId.ToString(), after.LastDrop, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -70,6 +101,7 @@ public sealed class VirtualFleetTests : IDisposable
         FleetSnapshot snapshot = await fleet.ConnectAllAsync(timeout);
 
         Assert.Equal((1, 2, 0), (snapshot.Connected, snapshot.HandshakeFailures, snapshot.OtherFailures));
+        Assert.Equal((1, 0), (snapshot.Handshakes, snapshot.Drops));
         Assert.NotNull(snapshot.LastError);
     }
 

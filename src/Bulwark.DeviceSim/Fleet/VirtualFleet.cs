@@ -16,10 +16,16 @@ public sealed record VirtualFleetOptions
 }
 
 /// <summary>Counters for a fleet at one moment.</summary>
-public sealed record FleetSnapshot(int Devices, int Connected, int ConnectAttempts, int HandshakeFailures, int OtherFailures, long EventsSent, string? LastError)
+/// <param name="Connected">Devices connected right now (counted, not derived from increments).</param>
+/// <param name="Handshakes">Sessions established since creation (handshake done and Hellos exchanged), counted as they happen;
+/// reconnects count again.</param>
+/// <param name="Drops">Sessions that ended without being asked to (server closed, protocol error, keep-alive timeout), as
+/// opposed to <paramref name="HandshakeFailures"/> and <paramref name="OtherFailures"/>, which never got a session.</param>
+public sealed record FleetSnapshot(int Devices, int Connected, int ConnectAttempts, int HandshakeFailures, int OtherFailures, long EventsSent, string? LastError,
+    int Handshakes = 0, int Drops = 0, string? LastDrop = null)
 {
     public override string ToString() =>
-        $"connected {Connected}/{Devices}, handshake failures {HandshakeFailures}, other failures {OtherFailures}, events sent {EventsSent}";
+        $"connected {Connected}/{Devices}, handshakes {Handshakes}, drops {Drops}, handshake failures {HandshakeFailures}, other failures {OtherFailures}, events sent {EventsSent}";
 }
 
 /// <summary>
@@ -30,12 +36,16 @@ public sealed class VirtualFleet : IAsyncDisposable
 {
     private readonly VirtualDevice[] _devices;
     private readonly VirtualFleetOptions _options;
-    private int _connected;
+    // 1 while a device's session has been announced (DeviceConnected), so a drop is counted only for a session that was up.
+    private readonly int[] _up;
+    private int _handshakes;
+    private int _drops;
     private int _attempts;
     private int _handshakeFailures;
     private int _otherFailures;
     private long _eventsSent;
     private string? _lastError;
+    private string? _lastDrop;
 
     public VirtualFleet(IEnumerable<DeviceIdentity> identities, ServerPublicKey serverKey, string host, int port, VirtualFleetOptions? options = null)
     {
@@ -46,12 +56,20 @@ public sealed class VirtualFleet : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxConcurrentConnects, 1);
         // Resolve once: ten thousand connects should not mean ten thousand DNS look-ups.
         string address = IPAddress.TryParse(host, out _) ? host : ResolveHost(host);
-        _devices = identities.Select(identity => CreateDevice(identity, serverKey, address, port)).ToArray();
+        _devices = identities.Select((identity, index) => CreateDevice(index, identity, serverKey, address, port)).ToArray();
+        _up = new int[_devices.Length];
     }
 
     public IReadOnlyList<VirtualDevice> Devices => _devices;
 
-    public int ConnectedCount => Volatile.Read(ref _connected);
+    /// <summary>Devices connected right now.</summary>
+    public int ConnectedCount => _devices.Count(d => d.IsConnected);
+
+    /// <summary>Sessions established so far (see <see cref="FleetSnapshot.Handshakes"/>).</summary>
+    public int Handshakes => Volatile.Read(ref _handshakes);
+
+    /// <summary>Sessions lost without being asked to (see <see cref="FleetSnapshot.Drops"/>).</summary>
+    public int Drops => Volatile.Read(ref _drops);
 
     public int HandshakeFailures => Volatile.Read(ref _handshakeFailures);
 
@@ -59,12 +77,15 @@ public sealed class VirtualFleet : IAsyncDisposable
 
     public FleetSnapshot GetSnapshot() => new(
         _devices.Length,
-        Volatile.Read(ref _connected),
+        ConnectedCount,
         Volatile.Read(ref _attempts),
         Volatile.Read(ref _handshakeFailures),
         Volatile.Read(ref _otherFailures),
         Interlocked.Read(ref _eventsSent),
-        Volatile.Read(ref _lastError));
+        Volatile.Read(ref _lastError),
+        Volatile.Read(ref _handshakes),
+        Volatile.Read(ref _drops),
+        Volatile.Read(ref _lastDrop));
 
     /// <summary>Connects every disconnected device, at most <see cref="VirtualFleetOptions.MaxConcurrentConnects"/> at a time. Failures are counted, not thrown.</summary>
     public async Task<FleetSnapshot> ConnectAllAsync(CancellationToken cancellationToken = default)
@@ -133,22 +154,25 @@ public sealed class VirtualFleet : IAsyncDisposable
         }
     }
 
-    private VirtualDevice CreateDevice(DeviceIdentity identity, ServerPublicKey serverKey, string host, int port)
+    private VirtualDevice CreateDevice(int index, DeviceIdentity identity, ServerPublicKey serverKey, string host, int port)
     {
         var device = new VirtualDevice(identity, serverKey, host, port, _options.DeviceOptions);
-        device.Notified += OnNotified;
+        device.Notified += (d, notification) => OnNotified(index, d, notification);
         return device;
     }
 
-    private void OnNotified(VirtualDevice device, DeviceNotification notification)
+    private void OnNotified(int index, VirtualDevice device, DeviceNotification notification)
     {
         switch (notification)
         {
             case DeviceConnected:
-                Interlocked.Increment(ref _connected);
+                Interlocked.Exchange(ref _up[index], 1);
+                Interlocked.Increment(ref _handshakes);
                 break;
-            case DeviceDisconnected:
-                Interlocked.Decrement(ref _connected);
+            case DeviceDisconnected lost when Interlocked.Exchange(ref _up[index], 0) == 1
+                                              && lost.Reason is not (DisconnectReason.Requested or DisconnectReason.FirmwareUpdate):
+                Interlocked.Increment(ref _drops);
+                Volatile.Write(ref _lastDrop, $"{device.Id}: {lost.Reason} {lost.Detail}");
                 break;
         }
     }
