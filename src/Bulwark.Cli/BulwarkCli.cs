@@ -77,6 +77,7 @@ public static class BulwarkCli
         root.Subcommands.Add(OrgCommands.Create(app));
         // Other groups attach their `product ...` subcommands to this command before it is added.
         var product = ProductCommands.Create(app);
+        ProductDeviceCommands.Attach(product, app);
         root.Subcommands.Add(product);
         root.Subcommands.Add(TeamCommands.Create(app));
         root.Subcommands.Add(ApiUserCommands.Create(app));
