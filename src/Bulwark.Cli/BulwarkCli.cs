@@ -81,6 +81,8 @@ public static class BulwarkCli
         root.Subcommands.Add(product);
         root.Subcommands.Add(TeamCommands.Create(app));
         root.Subcommands.Add(ApiUserCommands.Create(app));
+        root.Subcommands.Add(FirmwareCommands.CreateFirmware(app));
+        root.Subcommands.Add(FirmwareCommands.CreateGroup(app));
         return root;
     }
 

@@ -18,6 +18,7 @@ internal static class DeviceCommands
         device.Subcommands.Add(Release(app));
         device.Subcommands.Add(Call(app));
         device.Subcommands.Add(GetVariable(app));
+        device.Subcommands.Add(Flash(app));
         return device;
     }
 
@@ -186,6 +187,45 @@ internal static class DeviceCommands
             else
             {
                 context.WriteLine(result.Result.ValueKind == JsonValueKind.String ? result.Result.GetString() ?? "" : result.Result.GetRawText());
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Flash(CliApp app)
+    {
+        var id = DeviceArgument();
+        var file = new Argument<FileInfo>("file") { Description = "The module (.bin) built for the device's platform" };
+        var command = new Command("flash", "Flash a binary to one of your online devices over the air (development)") { id, file };
+        app.Handle(command, async context =>
+        {
+            var info = context.Value(file)!;
+            if (!info.Exists)
+            {
+                throw CliException.Usage($"no such file: {info.FullName}");
+            }
+            using var client = context.CreateAuthenticatedClient();
+            var bar = new ProgressBar(context.Console.Error, "Uploading " + info.Name, info.Length);
+            FlashResult result;
+            await using (var stream = new ProgressStream(info.OpenRead(), bar.Report))
+            {
+                try
+                {
+                    result = await client.FlashDeviceAsync(context.Value(id)!, stream, info.Name, context.CancellationToken);
+                }
+                finally
+                {
+                    bar.Finish();
+                }
+            }
+            if (context.Json)
+            {
+                context.WriteJson(result);
+            }
+            else
+            {
+                context.WriteLine($"Flashing {result.Id}: {result.Status ?? "Update started"}.");
             }
             return ExitCodes.Ok;
         });
