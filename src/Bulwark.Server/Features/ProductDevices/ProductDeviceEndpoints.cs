@@ -21,8 +21,8 @@ public static class ProductDeviceEndpoints
         devices.MapGet("", ListProductDevicesQuery.ListAsync).RequirePermission(Scopes.DevicesList);
         devices.MapPost("", ImportProductDevicesCommand.HandleAsync).RequirePermission(Scopes.DevicesImport).DisableAntiforgery();
         devices.MapGet("/{deviceId}", ListProductDevicesQuery.GetAsync).RequirePermission(Scopes.DevicesGet);
-        // Order 1: while the firmware feature still maps this route itself, its handler wins without an ambiguity.
-        devices.MapPut("/{deviceId}", UpdateProductDeviceCommand.HandleAsync).RequirePermission(Scopes.DevicesUpdate).WithOrder(1);
+        // Name and notes here; firmware's fields (development, desired_firmware_version, flash, groups) through IProductDeviceFieldHandler.
+        devices.MapPut("/{deviceId}", UpdateProductDeviceCommand.HandleAsync).RequirePermission(Scopes.DevicesUpdate);
         devices.MapDelete("/{deviceId}", RemoveProductDeviceCommand.HandleAsync).RequirePermission(Scopes.DevicesRemove);
         return app;
     }
