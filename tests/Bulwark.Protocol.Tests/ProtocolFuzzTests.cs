@@ -15,7 +15,7 @@ public class ProtocolFuzzTests(ITestOutputHelper output)
         output.WriteLine(report.ToString());
         Assert.Empty(report.Failures);
         // Every target must see both outcomes, or the mutations are not reaching the interesting paths.
-        foreach (string target in new[] { "coap", "hello", "goodbye", "system-describe", "identification", "frame", "channel-stream", "key-blob", "type1-padding", "device-spki" })
+        foreach (string target in new[] { "coap", "hello", "goodbye", "system-describe", "identification", "frame", "channel-stream", "key-blob", "type1-padding", "device-spki", "dtls-record", "dtls-handshake", "dtls-server" })
         {
             Assert.True(report.AcceptedByTarget[target] > 0, $"{target} never accepted an input");
             Assert.True(report.RejectedByTarget[target] > 0, $"{target} never rejected an input");

@@ -26,6 +26,11 @@ public static class DtlsCertificateRequest
 /// </summary>
 public static class DtlsRawPublicKeyCertificate
 {
+    /// <summary>SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65-byte uncompressed point) }.</summary>
+    public const int P256SpkiLength = 91;
+
+    private static ReadOnlySpan<byte> P256SpkiPrefix => [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04];
+
     public static byte[] Create(ReadOnlySpan<byte> spki) => new DtlsWireWriter().Vector24(spki).ToArray();
 
     public static bool TryParse(ReadOnlySpan<byte> body, [NotNullWhen(true)] out byte[]? spki)
@@ -37,11 +42,18 @@ public static class DtlsRawPublicKeyCertificate
             return false;
         }
 
+        // Check the algorithm and curve by bytes first: the importer throws PlatformNotSupportedException for
+        // unknown curve OIDs (found by the fuzzer), and Device OS only ever holds P-256 keys.
+        if (key.Length != P256SpkiLength || !key.StartsWith(P256SpkiPrefix))
+        {
+            return false;
+        }
+
         try
         {
             using var ecdsa = ECDsa.Create();
             ecdsa.ImportSubjectPublicKeyInfo(key, out int read);
-            if (read != key.Length || ecdsa.KeySize != 256)
+            if (read != key.Length)
             {
                 return false;
             }
@@ -103,7 +115,7 @@ public static class DtlsCertificateVerify
             key.ImportSubjectPublicKeyInfo(spki, out _);
             return key.VerifyHash(transcriptHash, signature, DSASignatureFormat.Rfc3279DerSequence);
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
             return false;
         }

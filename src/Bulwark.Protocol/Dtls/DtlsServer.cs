@@ -464,7 +464,17 @@ public sealed class DtlsServer : IAsyncDisposable
             }
 
             var from = (IPEndPoint)received.RemoteEndPoint;
-            DtlsDatagramResult result = ProcessDatagram(buffer.AsSpan(0, received.ReceivedBytes).ToArray(), from);
+            DtlsDatagramResult result;
+            try
+            {
+                result = ProcessDatagram(buffer.AsSpan(0, received.ReceivedBytes).ToArray(), from);
+            }
+            catch (Exception ex) when (ex is CryptographicException or ArgumentException or InvalidOperationException or PlatformNotSupportedException)
+            {
+                // The parsers are fuzzed not to throw; this is the last line so one datagram never stops the listener.
+                continue;
+            }
+
             await SendAllAsync(result.Replies).ConfigureAwait(false);
             if (OnApplicationData is { } onData)
             {

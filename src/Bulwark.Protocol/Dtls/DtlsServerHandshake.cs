@@ -252,7 +252,7 @@ internal static class DtlsEcdhe
             preMaster = own.DeriveRawSecretAgreement(peer.PublicKey);
             return true;
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
             return false;
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bulwark.Protocol.Coap;
+using Bulwark.Protocol.Dtls;
 using Bulwark.Protocol.Gen2;
 using Bulwark.Protocol.Keys;
 using Bulwark.Protocol.Messages;
@@ -68,6 +69,7 @@ public sealed class ProtocolFuzzer : IDisposable
     private readonly byte[] _keyBlob;
     private readonly SessionKeys _sessionKeys;
     private readonly Gen2FrameCipher _garbageCipher;
+    private readonly DtlsFuzzTargets _dtls = new();
     private readonly Dictionary<string, long> _accepted = [];
     private readonly Dictionary<string, long> _rejected = [];
     private readonly Dictionary<string, TimeSpan> _time = [];
@@ -149,6 +151,9 @@ public sealed class ProtocolFuzzer : IDisposable
             Guard("frame", FuzzFrame);
             Guard("key-blob", FuzzKeyBlob);
             Guard("system-describe", FuzzSystemDescribe);
+            Guard("dtls-record", FuzzDtlsRecord);
+            Guard("dtls-handshake", FuzzDtlsHandshake);
+            Guard("dtls-server", FuzzDtlsServer);
             if (_iteration % 16 == 0)
             {
                 Guard("channel-stream", FuzzChannelStream);
@@ -180,6 +185,7 @@ public sealed class ProtocolFuzzer : IDisposable
 
     public void Dispose()
     {
+        _dtls.Dispose();
         _garbageCipher.Dispose();
         _serverKey.Dispose();
         _deviceKey.Dispose();
@@ -443,6 +449,29 @@ public sealed class ProtocolFuzzer : IDisposable
         }
 
         return any;
+    }
+
+    private bool FuzzDtlsRecord(Action<byte[]> setInput)
+    {
+        byte[] input = _random.Next(8) == 0 ? Bytes(_random.Next(0, 64)) : Mutate(_dtls.PickDatagram(_random));
+        setInput(input);
+        return _dtls.FuzzRecord(input);
+    }
+
+    private bool FuzzDtlsHandshake(Action<byte[]> setInput)
+    {
+        byte[] input = _random.Next(8) == 0 ? Bytes(_random.Next(0, 64)) : Mutate(_dtls.PickHandshakeRecord(_random));
+        setInput(input);
+        return _dtls.FuzzHandshake(input);
+    }
+
+    private bool FuzzDtlsServer(Action<byte[]> setInput)
+    {
+        byte[] input = _random.Next(8) == 0 ? Bytes(_random.Next(0, 64)) : Mutate(_dtls.PickDatagram(_random));
+        setInput(input);
+        bool accepted = _dtls.FuzzServer(input);
+        // Nothing but a cookie-verified hello may create state, and the server's cookie secret is not in the corpus.
+        return _dtls.SessionCount != 0 ? throw new InvalidOperationException("Server state from an unverified datagram.") : accepted;
     }
 
     private bool FuzzKeyBlob(Action<byte[]> setInput)
