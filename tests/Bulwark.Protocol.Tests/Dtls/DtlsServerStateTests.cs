@@ -1,0 +1,89 @@
+using System.Net;
+using System.Security.Cryptography;
+using Bulwark.Protocol.Dtls;
+
+namespace Bulwark.Protocol.Tests.Dtls;
+
+// The server without its socket (ProcessDatagram/OnTimer) on a manual clock: half-open handshakes and idle
+// sessions must go away on their own.
+public sealed class DtlsServerStateTests : IAsyncDisposable
+{
+    private readonly ManualTime _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly ECDsa _serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly DtlsServer _server;
+
+    public DtlsServerStateTests()
+    {
+        _server = new DtlsServer(_serverKey, _ => null, new DtlsServerOptions
+        {
+            HandshakeTimeout = TimeSpan.FromSeconds(30),
+            InitialRetransmitTimeout = TimeSpan.FromSeconds(1),
+        }, _time);
+    }
+
+    [Fact]
+    public void Thousands_of_half_open_handshakes_are_retransmitted_then_dropped()
+    {
+        const int Clients = 2000;
+        for (int i = 0; i < Clients; i++)
+        {
+            var from = new IPEndPoint(IPAddress.Loopback, 10000 + i);
+            byte[] random = RandomNumberGenerator.GetBytes(32);
+            DtlsDatagramResult verify = _server.ProcessDatagram(ClientHelloDatagram(random, []), from);
+            byte[] cookie = ReadCookie(verify.Replies.Single().Bytes);
+            DtlsDatagramResult flight = _server.ProcessDatagram(ClientHelloDatagram(random, cookie), from);
+            Assert.NotEmpty(flight.Replies);
+        }
+
+        Assert.Equal(Clients, _server.PendingHandshakeCount);
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(Clients, _server.OnTimer().Select(d => d.To).Distinct().Count());
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        _server.OnTimer();
+        Assert.Equal(0, _server.SessionCount);
+        Assert.Equal(0, _server.EndPointCount);
+    }
+
+    [Fact]
+    public void A_retransmitted_client_hello_gets_the_same_flight_without_a_second_session()
+    {
+        var from = new IPEndPoint(IPAddress.Loopback, 9999);
+        byte[] random = RandomNumberGenerator.GetBytes(32);
+        byte[] cookie = ReadCookie(_server.ProcessDatagram(ClientHelloDatagram(random, []), from).Replies.Single().Bytes);
+        int first = _server.ProcessDatagram(ClientHelloDatagram(random, cookie, recordSeq: 1), from).Replies.Count;
+        int again = _server.ProcessDatagram(ClientHelloDatagram(random, cookie, recordSeq: 2), from).Replies.Count;
+        Assert.Equal(first, again);
+        Assert.Equal(1, _server.SessionCount);
+    }
+
+    private static byte[] ClientHelloDatagram(byte[] random, byte[] cookie, ulong recordSeq = 0)
+    {
+        byte[] body = DtlsClientHello.DeviceOs(random, cookie).ToArray();
+        byte[] fragment = new DtlsHandshakeFragment(DtlsHandshakeType.ClientHello, body.Length, cookie.Length == 0 ? 0 : 1, 0, body).ToArray();
+        return new DtlsRecord(DtlsContentType.Handshake, 0, recordSeq, ReadOnlyMemory<byte>.Empty, fragment).ToArray();
+    }
+
+    private static byte[] ReadCookie(byte[] datagram)
+    {
+        DtlsRecord record = DtlsRecord.ParseDatagram(datagram, 8).Single();
+        Assert.True(DtlsHandshakeFragment.TryParse(record.Fragment, out DtlsHandshakeFragment? fragment, out _));
+        Assert.True(DtlsHelloVerifyRequest.TryParse(fragment.Bytes.Span, out DtlsHelloVerifyRequest? request));
+        return request.Cookie;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _serverKey.Dispose();
+    }
+
+    private sealed class ManualTime(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}
