@@ -84,6 +84,7 @@ public sealed class BulwarkDbContext(DbContextOptions<BulwarkDbContext> options)
         });
         ProductDeviceModel.Configure(modelBuilder);
         FirmwareModel.Configure(modelBuilder);
+        DeviceProtectionModel.Configure(modelBuilder);
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {

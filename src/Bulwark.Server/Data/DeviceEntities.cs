@@ -36,4 +36,6 @@ public sealed class Device
     public int? CloudProductId { get; set; }
     /// <summary>The last admission decision: <c>full</c>, <c>limited</c> or <c>none</c> (Features/Admission).</summary>
     public string? ProductPrivileges { get; set; }
+    /// <summary>Device Protection: <c>disabled</c> (null), <c>pending</c>, <c>active</c> or <c>service_mode</c> (Features/DeviceProtection).</summary>
+    public string? DeviceProtectionStatus { get; set; }
 }

@@ -295,6 +295,7 @@ public sealed partial class DeviceSession : IDeviceConnection
         try
         {
             await _services.Store.RecordSystemModulesAsync(DeviceId, describe.ToModulesJson(), token);
+            _services.Ota?.OnSystemDescribe(this, describe);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -6,6 +6,7 @@ using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Auth;
 using Bulwark.Server.Features.Devices;
 using Bulwark.Server.Features.DeviceOs;
+using Bulwark.Server.Features.DeviceProtection;
 using Bulwark.Server.Features.Events;
 using Bulwark.Server.Features.Firmware;
 using Bulwark.Server.Features.Groups;
@@ -70,6 +71,7 @@ public static class BulwarkServer
         services.AddServerKeys().AddEvents().AddDeviceGateway();
         services.AddProductDevices();
         services.AddFirmware().AddDeviceOs();
+        services.AddDeviceProtection();
 
         var app = builder.Build();
         app.UseMiddleware<ApiErrorMiddleware>();
@@ -94,6 +96,7 @@ public static class BulwarkServer
         app.MapFirmwareEndpoints();
         app.MapGroupEndpoints();
         app.MapDeviceOsEndpoints();
+        app.MapDeviceProtectionEndpoints();
         return app;
     }
 

@@ -454,5 +454,70 @@ public static class SchemaMigrations
             Postgres: """
                 ALTER TABLE devices ADD COLUMN system_modules TEXT NULL;
                 """),
+        new(7, "device_protection",
+            Sqlite: """
+                ALTER TABLE devices ADD COLUMN device_protection_status TEXT NULL;
+                CREATE TABLE product_protection (
+                    product_id INTEGER NOT NULL PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+                    enabled_at TEXT NOT NULL,
+                    enabled_by_id TEXT NULL,
+                    enabled_by_name TEXT NULL
+                );
+                CREATE TABLE device_protection (
+                    device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+                    reported_protected INTEGER NULL,
+                    reported_at TEXT NULL,
+                    bootloader_sent_at TEXT NULL,
+                    bootloader_sent_version INTEGER NULL,
+                    service_mode_started_at TEXT NULL,
+                    service_mode_resets INTEGER NOT NULL DEFAULT 0,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE TABLE device_os_modules (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    platform_id INTEGER NOT NULL,
+                    function INTEGER NOT NULL,
+                    module_index INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    uploaded_at TEXT NOT NULL,
+                    uploaded_by_name TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_device_os_modules_identity ON device_os_modules (platform_id, function, module_index, version);
+                """,
+            Postgres: """
+                ALTER TABLE devices ADD COLUMN device_protection_status TEXT NULL;
+                CREATE TABLE product_protection (
+                    product_id INTEGER NOT NULL PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+                    enabled_at TIMESTAMPTZ NOT NULL,
+                    enabled_by_id TEXT NULL,
+                    enabled_by_name TEXT NULL
+                );
+                CREATE TABLE device_protection (
+                    device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+                    reported_protected BOOLEAN NULL,
+                    reported_at TIMESTAMPTZ NULL,
+                    bootloader_sent_at TIMESTAMPTZ NULL,
+                    bootloader_sent_version INTEGER NULL,
+                    service_mode_started_at TIMESTAMPTZ NULL,
+                    service_mode_resets INTEGER NOT NULL DEFAULT 0,
+                    updated_at TIMESTAMPTZ NOT NULL
+                );
+                CREATE TABLE device_os_modules (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    platform_id INTEGER NOT NULL,
+                    function INTEGER NOT NULL,
+                    module_index INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    data BYTEA NOT NULL,
+                    uploaded_at TIMESTAMPTZ NOT NULL,
+                    uploaded_by_name TEXT NULL
+                );
+                CREATE UNIQUE INDEX ix_device_os_modules_identity ON device_os_modules (platform_id, function, module_index, version);
+                """),
     ];
 }

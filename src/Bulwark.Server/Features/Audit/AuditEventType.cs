@@ -73,4 +73,15 @@ public enum AuditEventType
     DeviceFlashRequested = 6201,
     OtaSucceeded = 6202,
     OtaFailed = 6203,
+
+    DeviceProtectionEnabled = 6300,
+    DeviceProtectionChangeRefused = 6301,
+    FlashRefusedByProtection = 6302,
+    ServiceModePrepared = 6303,
+    ServiceModeGranted = 6304,
+    ServiceModeRefused = 6305,
+    ServiceModeEnded = 6306,
+    ProtectedBootloaderSent = 6307,
+    DeviceProtectionReported = 6308,
+    DeviceOsModuleImported = 6309,
 }

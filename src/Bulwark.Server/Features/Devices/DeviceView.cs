@@ -33,6 +33,7 @@ internal static class DeviceView
             ["status"] = "normal",
             ["system_firmware_version"] = SystemVersionText(d.SystemVersion),
             ["system_modules"] = SystemModules(d),
+            ["device_protection"] = new Dictionary<string, object?> { ["status"] = d.DeviceProtectionStatus ?? "disabled" },
             ["firmware_version"] = d.ProductFirmwareVersion,
             ["firmware_updates_enabled"] = true,
             ["firmware_updates_forced"] = false,

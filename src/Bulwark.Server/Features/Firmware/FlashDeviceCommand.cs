@@ -41,6 +41,12 @@ public static class FlashDeviceCommand
         {
             return ApiProblem.BadRequest($"The binary is built for platform {module.PlatformId}; the device is platform {platform}", "wrong_platform");
         }
+        // Device Protection's flash policy, whatever token is presented (the device owner's included).
+        var verdict = await DeviceProtection.FlashPolicyGate.CheckAsync(db, context, device, module, bytes, DeviceProtection.FlashRequester.DeviceOwner);
+        if (verdict is not null)
+        {
+            return verdict;
+        }
         if (!ota.TryFlash(device.Id, bytes, device.OwnerUserId))
         {
             return ApiProblem.Create(409, "device_unavailable", "The device is offline or already receiving an update");

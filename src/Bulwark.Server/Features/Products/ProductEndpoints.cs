@@ -60,6 +60,7 @@ public static class ProductEndpoints
         var orgIds = products.Where(p => p.OrganizationId is not null).Select(p => p.OrganizationId!).Distinct().ToList();
         var owners = await db.Users.AsNoTracking().Where(u => ownerIds.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Username, cancellationToken);
         var orgs = await db.Organizations.AsNoTracking().Where(o => orgIds.Contains(o.Id)).ToDictionaryAsync(o => o.Id, cancellationToken);
+        var protectedProducts = await DeviceProtection.DeviceProtectionEndpoints.ProtectedProductsAsync(db, products.Select(p => p.Id).ToList(), cancellationToken);
         return products.Select(p =>
         {
             var org = p.OrganizationId is null ? null : orgs.GetValueOrDefault(p.OrganizationId);
@@ -69,7 +70,7 @@ public static class ProductEndpoints
                 org?.Slug, org?.Id, org?.Id,
                 SubscriptionId: null, MbLimit: null, Groups: [],
                 new ProductSettingsResponse(new OptInSetting(p.LocationOptIn), new OptInSetting(p.KnownApplicationOptIn), quarantine, p.UnrecognizedDevicePolicy),
-                DeviceProtection: "disabled", RequiresActivationCodes: false, p.CreatedAt);
+                DeviceProtection: protectedProducts.Contains(p.Id) ? "active" : "disabled", RequiresActivationCodes: false, p.CreatedAt);
         }).ToList();
     }
 }

@@ -46,6 +46,18 @@ public static class UpdateProductCommand
             changes["description"] = new[] { product.Description, description };
             product.Description = description.Length == 0 ? null : description;
         }
+        if (fields.Has("device_protection"))
+        {
+            var (problem, enabled) = await DeviceProtection.DeviceProtectionEndpoints.ApplyProductSettingAsync(context, db, audit, product, fields);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            if (enabled)
+            {
+                changes["device_protection"] = new[] { "disabled", "active" };
+            }
+        }
         var settings = ProductSettingsInput.Read(fields.Object("settings") ?? (fields.Has("unrecognized_devices") || fields.Has("quarantine") ? fields : null));
         if (settings.Error is not null)
         {
@@ -66,7 +78,7 @@ public static class UpdateProductCommand
             changes["known_application.opt_in"] = new[] { product.KnownApplicationOptIn, known };
             product.KnownApplicationOptIn = known;
         }
-        if (changes.Count == 0 && !settings.Any && !fields.Has("name") && !fields.Has("description"))
+        if (changes.Count == 0 && !settings.Any && !fields.Has("name") && !fields.Has("description") && !fields.Has("device_protection"))
         {
             return ApiProblem.BadRequest("Nothing to update: send name, description or settings");
         }

@@ -82,6 +82,7 @@ public static class RolePermissions
         [Scopes.ProductsUpdate] = TeamRole.Administrator,
         [Scopes.OrganizationUpdate] = TeamRole.Administrator,
         [Scopes.AuditList] = TeamRole.Administrator,
+        [Scopes.DevicesUnprotect] = TeamRole.Administrator,
         [Scopes.ServiceAgreementsList] = TeamRole.Administrator,
         [Scopes.ServiceAgreementsUsageSummaryGet] = TeamRole.Administrator,
         [Scopes.ServiceAgreementsPricingTermsGet] = TeamRole.Administrator,

@@ -76,6 +76,8 @@ public static class Scopes
     public const string ProductsUpdate = "products:update";
     public const string OrganizationUpdate = "organization:update";
     public const string AuditList = "audit:list";
+    /// <summary>Device Protection Service Mode (<c>PUT .../unprotect</c>): opens a protected device's local interfaces.</summary>
+    public const string DevicesUnprotect = "devices:unprotect";
 
     /// <summary>Every scope, in the order above.</summary>
     public static IReadOnlyList<string> All { get; } = typeof(Scopes)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Bulwark.Protocol.Messages;
 using Bulwark.Server.Data;
+using Bulwark.Server.Features.DeviceProtection;
 using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Events;
 using Bulwark.Server.Features.Firmware;
@@ -19,12 +20,16 @@ public sealed partial class OtaScheduler(
     AuditLog audit,
     TimeProvider clock,
     OtaOptions options,
-    ILogger<OtaScheduler> logger)
+    ILogger<OtaScheduler> logger,
+    DeviceProtectionService? protection = null)
 {
     public const string FlashStatusEvent = "spark/flash/status";
 
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentTransfers));
     private readonly ConcurrentDictionary<string, byte> _busy = new(StringComparer.Ordinal);
+    // Evaluations asked for while one was running for the device: it runs once more when it ends.
+    private readonly ConcurrentDictionary<string, byte> _again = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string, int), DateTime> _refusalAudited = new();
     private int _running;
 
     /// <summary>Transfers running now.</summary>
@@ -32,6 +37,19 @@ public sealed partial class OtaScheduler(
 
     /// <summary>The device said Hello: settle the previous update, then see whether it needs one.</summary>
     internal void OnHello(IFirmwareUpdateLink link, HelloPayload hello) => _ = Guard(() => OnHelloAsync(link, hello), link.DeviceId);
+
+    /// <summary>The device's system Describe arrived: record its Device Protection report, then see whether it needs the
+    /// protected bootloader (or anything else).</summary>
+    internal void OnSystemDescribe(IFirmwareUpdateLink link, SystemDescribe describe) => _ = Guard(async () =>
+    {
+        if (protection is not null)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+            await protection.OnSystemDescribeAsync(db, link.DeviceId, describe, link.Closed);
+        }
+        await EvaluateAsync(link);
+    }, link.DeviceId);
 
     /// <summary>Re-evaluate every online device of the product (an intelligent release changed).</summary>
     public void RequestProduct(int productId) => _ = Guard(() => RequestProductAsync(productId), "product " + productId);
@@ -71,6 +89,10 @@ public sealed partial class OtaScheduler(
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+            if (protection is not null)
+            {
+                await protection.OnHelloAsync(db, link.DeviceId, link.Closed);
+            }
             var state = await db.DeviceFirmwareStates.FirstOrDefaultAsync(s => s.DeviceId == link.DeviceId, link.Closed);
             if (state is { OtaStatus: OtaStatus.Applied or OtaStatus.Started, OtaVersion: { } expected })
             {
@@ -113,8 +135,10 @@ public sealed partial class OtaScheduler(
         var deviceId = link.DeviceId;
         if (!_busy.TryAdd(deviceId, 0))
         {
+            _again.TryAdd(deviceId, 0);
             return;
         }
+        _again.TryRemove(deviceId, out _);
         TimeSpan? retryIn = null;
         try
         {
@@ -134,6 +158,12 @@ public sealed partial class OtaScheduler(
             }
             var decision = FirmwareUpdatePolicy.Decide(fact, await FirmwareFacts.ReleasesAsync(db, productId, link.Closed));
             if (!decision.ShouldFlash || decision.TargetVersion is not { } version)
+            {
+                await SendProtectedBootloaderAsync(link, db, device.OwnerUserId);
+                return;
+            }
+            // Device Protection's flash policy holds for fleet releases and locks too.
+            if (protection is not null && await RefusedByProtectionAsync(db, deviceId, productId, version, link.Closed))
             {
                 return;
             }
@@ -160,10 +190,48 @@ public sealed partial class OtaScheduler(
         {
             _busy.TryRemove(deviceId, out _);
         }
+        if (_again.TryRemove(deviceId, out _) && registry.Find(deviceId) is IFirmwareUpdateLink current)
+        {
+            _ = Guard(() => EvaluateAsync(current), deviceId);
+        }
         if (retryIn is { } delay)
         {
             RetryLater(link, delay);
         }
+    }
+
+    private async Task<bool> RefusedByProtectionAsync(BulwarkDbContext db, string deviceId, int productId, int version, CancellationToken cancellationToken)
+    {
+        var status = await protection!.RefreshAsync(db, deviceId, cancellationToken);
+        var firmware = await db.ProductFirmware.AsNoTracking().Where(f => f.ProductId == productId && f.Version == version)
+            .Select(f => new { f.RequiredSystemVersion, f.IsProtected }).FirstOrDefaultAsync(cancellationToken);
+        var kind = firmware is not null && FlashPolicy.IsProtectedCapable(firmware.RequiredSystemVersion, firmware.IsProtected)
+            ? FirmwareKind.ProtectedProductFirmware
+            : FirmwareKind.UnprotectedProductFirmware;
+        var verdict = FlashPolicy.Decide(status, kind, FlashRequester.Cloud);
+        if (verdict.Allowed)
+        {
+            return false;
+        }
+        // One audit event per device and version an hour, not one per reconnect.
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (!_refusalAudited.TryGetValue((deviceId, version), out var last) || now - last > TimeSpan.FromHours(1))
+        {
+            _refusalAudited[(deviceId, version)] = now;
+            await audit.RecordAsync(db, AuditEventType.FlashRefusedByProtection, new AuditActor(null, "gateway", null), deviceId,
+                $"product firmware {version} not sent ({verdict.Code}): {verdict.Reason}", cancellationToken);
+        }
+        return true;
+    }
+
+    private async Task SendProtectedBootloaderAsync(IFirmwareUpdateLink link, BulwarkDbContext db, string? ownerUserId)
+    {
+        if (protection is null || await protection.ProtectedBootloaderAsync(db, link.DeviceId, link.Closed) is not { } bootloader)
+        {
+            return;
+        }
+        await protection.RecordBootloaderSentAsync(db, link.DeviceId, bootloader.Version, link.Closed);
+        await TransferAsync(link, bootloader.Image, productId: null, version: null, ownerUserId);
     }
 
     /// <summary>Tries again after the backoff if the same connection is still up; a reconnect re-evaluates by itself.</summary>

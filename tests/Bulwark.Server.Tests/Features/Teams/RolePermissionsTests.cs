@@ -35,7 +35,7 @@ public class RolePermissionsTests
         ["service_agreements.usage_reports:get"] = A, ["service_agreements.usage_reports:create"] = A, ["service_agreements.notifications:list"] = A,
         ["sims:list"] = V, ["sims:get"] = V, ["sims:import"] = D, ["sims:update"] = D, ["sims:remove"] = D, ["sims.status:get"] = V, ["sims.usage:get"] = V,
         ["teams.users:list"] = V, ["teams.users:invite"] = A, ["teams.users:update"] = A, ["teams.users:remove"] = A,
-        ["audit:list"] = A,
+        ["audit:list"] = A, ["devices:unprotect"] = A,
     };
 
     public static TheoryData<string, TeamRole> EveryScopeAndRole()
