@@ -5,6 +5,9 @@ using System.Threading.Channels;
 
 namespace Bulwark.Protocol.Dtls;
 
+/// <summary>A device's saved DTLS session.</summary>
+public sealed record DtlsSavedSession(byte[] MasterSecret, byte[] ClientRandom, byte[] ServerRandom, byte[] ConnectionId, ulong NextWriteSequence);
+
 public sealed class DtlsClientOptions
 {
     public int Mtu { get; set; } = 1200;
@@ -32,6 +35,7 @@ public sealed class DtlsClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Socket _socket;
     private DtlsClientHandshake? _handshake;
+    private bool _resumed;
     private TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _receiveLoop = Task.CompletedTask;
 
@@ -46,7 +50,38 @@ public sealed class DtlsClient : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    public byte[] ConnectionId => _handshake?.ConnectionId ?? [];
+    public byte[] ConnectionId => _handshake?.ConnectionId ?? _layer.SendCid;
+
+    private bool IsEstablished => _resumed || _handshake is { IsComplete: true };
+
+    /// <summary>
+    /// What Device OS keeps in its session store to skip the handshake next time (dtls_session_persist.h): the keys'
+    /// inputs, the CID and the outgoing counter.
+    /// </summary>
+    public DtlsSavedSession SaveSession()
+    {
+        lock (_gate)
+        {
+            if (_handshake is not { IsComplete: true, MasterSecret: not null })
+            {
+                throw new InvalidOperationException("Only an established session can be saved.");
+            }
+
+            return new DtlsSavedSession(_handshake.MasterSecret, _handshake.ClientRandom, _handshake.ServerRandom, _layer.SendCid, _layer.WriteSequence(1));
+        }
+    }
+
+    /// <summary>A client that carries on a saved session from a fresh socket with no handshake, as a rebooted device does.</summary>
+    public static DtlsClient Resume(DtlsSavedSession saved, ECDsa deviceKey, ECDsa serverPublicKey, IPEndPoint server, DtlsClientOptions? options = null)
+    {
+        var client = new DtlsClient(deviceKey, serverPublicKey, server, options) { _resumed = true };
+        client._layer.InstallKeys(DtlsPrf.KeyBlock(saved.MasterSecret, saved.ClientRandom, saved.ServerRandom), isServer: false);
+        client._layer.SendCid = saved.ConnectionId;
+        client._layer.RestoreWriteSequence(saved.NextWriteSequence);
+        client._layer.SendMovedType = true;
+        client._receiveLoop = Task.Run(client.ReceiveLoopAsync, CancellationToken.None);
+        return client;
+    }
 
     public bool SawHelloVerifyRequest => _handshake?.SawHelloVerifyRequest ?? false;
 
@@ -171,7 +206,7 @@ public sealed class DtlsClient : IAsyncDisposable
                         _layer.SendMovedType = false;
                     }
 
-                    if (type == DtlsContentType.ApplicationData && _handshake is { IsComplete: true })
+                    if (type == DtlsContentType.ApplicationData && IsEstablished)
                     {
                         _incoming.Writer.TryWrite(content.ToArray());
                     }

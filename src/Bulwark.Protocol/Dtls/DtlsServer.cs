@@ -46,6 +46,7 @@ public sealed class DtlsServer : IAsyncDisposable
     private readonly Lock _tables = new();
     private readonly Dictionary<ulong, DtlsSession> _byCid = [];
     private readonly Dictionary<IPEndPoint, DtlsSession> _byEndPoint = [];
+    private int _pendingHandshakes;
     private readonly CancellationTokenSource _stop = new();
     private Socket? _socket;
     private Task _receiveLoop = Task.CompletedTask;
@@ -101,7 +102,7 @@ public sealed class DtlsServer : IAsyncDisposable
         {
             lock (_tables)
             {
-                return _byCid.Values.Count(s => !s.IsEstablished);
+                return _pendingHandshakes;
             }
         }
     }
@@ -141,6 +142,11 @@ public sealed class DtlsServer : IAsyncDisposable
             if (!_byCid.Remove(session.CidKey))
             {
                 return;
+            }
+
+            if (!session.IsEstablished)
+            {
+                _pendingHandshakes--;
             }
 
             if (_byEndPoint.TryGetValue(session.RemoteEndPoint, out DtlsSession? mapped) && mapped == session)
@@ -269,7 +275,7 @@ public sealed class DtlsServer : IAsyncDisposable
         DtlsSession session;
         lock (_tables)
         {
-            if (_byCid.Count >= _options.MaxPendingHandshakes && _byCid.Values.Count(s => !s.IsEstablished) >= _options.MaxPendingHandshakes)
+            if (_pendingHandshakes >= _options.MaxPendingHandshakes)
             {
                 return;
             }
@@ -282,12 +288,13 @@ public sealed class DtlsServer : IAsyncDisposable
             while (_byCid.ContainsKey(BitConverter.ToUInt64(cid)));
 
             session = new DtlsSession(cid, from, now) { ClientRandom = hello.Random };
-            if (_byEndPoint.Remove(from, out DtlsSession? previous) && !previous.IsEstablished)
+            if (_byEndPoint.Remove(from, out DtlsSession? previous) && !previous.IsEstablished && _byCid.Remove(previous.CidKey))
             {
-                _byCid.Remove(previous.CidKey);
+                _pendingHandshakes--;
             }
 
             _byCid[session.CidKey] = session;
+            _pendingHandshakes++;
             _byEndPoint[from] = session;
         }
 
@@ -348,7 +355,16 @@ public sealed class DtlsServer : IAsyncDisposable
 
                     if (!wasComplete && session.Handshake.IsComplete)
                     {
-                        session.IsEstablished = true;
+                        lock (_tables)
+                        {
+                            if (_byCid.ContainsKey(session.CidKey))
+                            {
+                                _pendingHandshakes--;
+                            }
+
+                            session.IsEstablished = true;
+                        }
+
                         session.RegisteredKey = session.Handshake.RegisteredKey;
                         established = true;
                     }

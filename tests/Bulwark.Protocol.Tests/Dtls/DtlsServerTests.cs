@@ -96,6 +96,32 @@ public sealed class DtlsServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_rebooted_device_restores_its_saved_session_without_a_handshake()
+    {
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        DtlsSavedSession saved;
+        await using (DtlsClient first = NewClient())
+        {
+            await first.ConnectAsync(timeout.Token);
+            await first.SendAsync("one"u8.ToArray(), timeout.Token);
+            Assert.Equal("one"u8.ToArray(), await first.ReceiveAsync(timeout.Token));
+            saved = first.SaveSession();
+        }
+
+        await using DtlsClient resumed = DtlsClient.Resume(saved, _deviceKey, _serverPublic, _server.LocalEndPoint);
+        await resumed.SendAsync("two"u8.ToArray(), timeout.Token);
+        Assert.Equal("two"u8.ToArray(), await resumed.ReceiveAsync(timeout.Token));
+        Assert.Equal(0, _server.PendingHandshakeCount);
+        Assert.Equal(1, _server.SessionCount);
+
+        // KeyChange: once the gateway forgets the session, the saved one no longer gets through.
+        _server.Remove(_server.FindSession(saved.ConnectionId)!);
+        await resumed.SendAsync("three"u8.ToArray(), timeout.Token);
+        using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await resumed.ReceiveAsync(wait.Token));
+    }
+
+    [Fact]
     public async Task Handshake_and_messages_complete_through_loss_and_reordering()
     {
         using var timeout = new CancellationTokenSource(TestTimeout);

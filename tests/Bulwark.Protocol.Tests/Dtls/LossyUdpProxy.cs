@@ -108,8 +108,9 @@ internal sealed class LossyUdpProxy : IAsyncDisposable
                 await _front.SendToAsync(datagram, SocketFlags.None, _client);
             }
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
+            // The proxy is shutting down or the peer is gone: a lost datagram is what this shim is for.
         }
     }
 
