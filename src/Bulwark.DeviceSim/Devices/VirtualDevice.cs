@@ -160,7 +160,12 @@ public sealed class VirtualDevice : IAsyncDisposable
 
     /// <summary>The modules this device reports: bootloader, system part and user part at its current versions.</summary>
     public SystemDescribe SystemDescribe =>
-        SimulatedModules.Create(_bootloaderVersion, _systemVersion, _userModuleVersion, _userModuleHash, _options.Protected);
+        SimulatedModules.Create(_bootloaderVersion, _systemVersion, _userModuleVersion, _userModuleHash,
+            _options.Protected || _options.Protection?.IsProtected == true);
+
+    /// <summary>A local (USB/BLE) control request, through the Device Protection gate; NOT_SUPPORTED without <see cref="VirtualDeviceOptions.Protection"/>.</summary>
+    public Protection.ControlReply HandleLocalControlRequest(int type, ReadOnlySpan<byte> payload) =>
+        _options.Protection?.HandleControlRequest(type, payload) ?? new Protection.ControlReply(Protection.SystemError.NotSupported, []);
 
     /// <summary>The system Describe as sent (protobuf <c>particle.cloud.SystemDescribe</c>).</summary>
     public byte[] GetSystemDescribe() => SystemDescribe.ToArray();
@@ -188,6 +193,9 @@ public sealed class VirtualDevice : IAsyncDisposable
 
             _state = VirtualDeviceState.Connecting;
         }
+
+        // Each connection follows a (simulated) reset: Service Mode counts it.
+        _options.Protection?.OnReset();
 
         Session? session = null;
         try
@@ -857,6 +865,10 @@ public sealed class VirtualDevice : IAsyncDisposable
         else if (module.Function == ModuleFunction.Bootloader)
         {
             _bootloaderVersion = module.Version;
+            if (module.EnablesDeviceProtection)
+            {
+                _options.Protection?.ApplyProtectedBootloader();
+            }
         }
         else
         {

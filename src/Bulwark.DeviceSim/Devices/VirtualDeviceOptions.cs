@@ -36,6 +36,10 @@ public sealed record VirtualDeviceOptions
     /// <summary>Device Protection: the bootloader reports security mode PROTECTED and the Describe protected_state.</summary>
     public bool Protected { get; init; }
 
+    /// <summary>Device Protection on the device side (its EC key and the server EC key it holds); null: no local control
+    /// channel and protection only as <see cref="Protected"/> reports it.</summary>
+    public Protection.DeviceProtectionState? Protection { get; init; }
+
     /// <summary>The device waits 20 s for the nonce; the whole handshake is bounded by this.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
