@@ -39,7 +39,10 @@ public sealed class DtlsServer : IAsyncDisposable
     private const int CidLength = 8;
 
     private readonly ECDsa _serverKey;
-    private readonly DtlsDeviceKeyLookup _lookup;
+    private const int MaxFutureRecords = 8;
+
+    private readonly DtlsDeviceKeyLookup? _lookup;
+    private readonly DtlsAsyncDeviceKeyLookup? _asyncLookup;
     private readonly DtlsServerOptions _options;
     private readonly TimeProvider _time;
     private readonly DtlsCookie _cookie;
@@ -53,9 +56,21 @@ public sealed class DtlsServer : IAsyncDisposable
     private Task _timerLoop = Task.CompletedTask;
 
     public DtlsServer(ECDsa serverKey, DtlsDeviceKeyLookup lookup, DtlsServerOptions options, TimeProvider? time = null)
+        : this(serverKey, lookup, null, options, time)
+    {
+    }
+
+    /// <summary>A server that looks device keys up asynchronously (a database); handshakes pause for it.</summary>
+    public DtlsServer(ECDsa serverKey, DtlsAsyncDeviceKeyLookup lookup, DtlsServerOptions options, TimeProvider? time = null)
+        : this(serverKey, null, lookup, options, time)
+    {
+    }
+
+    private DtlsServer(ECDsa serverKey, DtlsDeviceKeyLookup? lookup, DtlsAsyncDeviceKeyLookup? asyncLookup, DtlsServerOptions options, TimeProvider? time)
     {
         _serverKey = serverKey;
         _lookup = lookup;
+        _asyncLookup = asyncLookup;
         _options = options;
         _time = time ?? TimeProvider.System;
         _cookie = new DtlsCookie(_time, options.CookieRotation);
@@ -311,80 +326,163 @@ public sealed class DtlsServer : IAsyncDisposable
 
     private void HandleSessionRecord(DtlsSession session, DtlsRecord record, IPEndPoint from, DateTimeOffset now, DtlsDatagramResult result)
     {
-        bool established = false;
-        bool failed = false;
+        var outcome = new StepOutcome();
         lock (session.Gate)
         {
-            if (!session.Layer.TryDecode(record, out DtlsContentType type, out ReadOnlyMemory<byte> content))
+            // The device's Finished (epoch 1) can arrive before we can read epoch 1 (reordering, or a key lookup still
+            // running); keep a few rather than wait for the device's 3 s retransmission timer.
+            if (record.Epoch == 1 && !session.Layer.HasReadKeys && session.Handshake is { IsComplete: false })
             {
+                if (session.FutureRecords.Count < MaxFutureRecords)
+                {
+                    session.FutureRecords.Add((record, from));
+                }
+
                 return;
             }
 
-            session.LastActivity = now;
-            if (!session.RemoteEndPoint.Equals(from) && record.Epoch > 0)
-            {
-                // Only an authenticated record may move a session (a spoofed CID record cannot redirect it).
-                MoveSession(session, from);
-            }
-
-            switch (type)
-            {
-                case DtlsContentType.ApplicationData when session.IsEstablished:
-                    if (session.Handshake is not null)
-                    {
-                        // The device got our Finished (it sends data under the new keys); the flight is no longer needed.
-                        session.Handshake.Dispose();
-                        session.Handshake = null;
-                    }
-
-                    result.ApplicationData.Add((session, content));
-                    break;
-                case DtlsContentType.Handshake or DtlsContentType.ChangeCipherSpec when session.Handshake is not null:
-                    bool wasComplete = session.Handshake.IsComplete;
-                    bool send = session.Handshake.Handle(type, content);
-                    if (session.Handshake.Failure != DtlsHandshakeFailure.None)
-                    {
-                        failed = true;
-                        break;
-                    }
-
-                    if (send)
-                    {
-                        AddFlight(session, result);
-                    }
-
-                    if (!wasComplete && session.Handshake.IsComplete)
-                    {
-                        lock (_tables)
-                        {
-                            if (_byCid.ContainsKey(session.CidKey))
-                            {
-                                _pendingHandshakes--;
-                            }
-
-                            session.IsEstablished = true;
-                        }
-
-                        session.RegisteredKey = session.Handshake.RegisteredKey;
-                        established = true;
-                    }
-
-                    break;
-                case DtlsContentType.Alert:
-                    // A fatal alert (level 2) ends the association; warnings (close_notify included) are ignored.
-                    failed = content.Length == 2 && content.Span[0] == 2;
-                    break;
-            }
+            DecodeAndDispatch(session, record, from, now, result, outcome);
+            ReplayFutureRecords(session, now, result, outcome);
         }
 
-        if (failed)
+        Finish(session, outcome);
+    }
+
+    private void DecodeAndDispatch(DtlsSession session, DtlsRecord record, IPEndPoint from, DateTimeOffset now, DtlsDatagramResult result, StepOutcome outcome)
+    {
+        if (!session.Layer.TryDecode(record, out DtlsContentType type, out ReadOnlyMemory<byte> content))
+        {
+            return;
+        }
+
+        session.LastActivity = now;
+        if (!session.RemoteEndPoint.Equals(from) && record.Epoch > 0)
+        {
+            // Only an authenticated record may move a session (a spoofed CID record cannot redirect it).
+            MoveSession(session, from);
+        }
+
+        switch (type)
+        {
+            case DtlsContentType.ApplicationData when session.IsEstablished:
+                if (session.Handshake is not null)
+                {
+                    // The device got our Finished (it sends data under the new keys); the flight is no longer needed.
+                    session.Handshake.Dispose();
+                    session.Handshake = null;
+                }
+
+                result.ApplicationData.Add((session, content));
+                break;
+            case DtlsContentType.Handshake or DtlsContentType.ChangeCipherSpec when session.Handshake is not null:
+                bool wasComplete = session.Handshake.IsComplete;
+                AfterHandshakeStep(session, session.Handshake.Handle(type, content), wasComplete, result, outcome);
+                break;
+            case DtlsContentType.Alert:
+                // A fatal alert (level 2) ends the association; warnings (close_notify included) are ignored.
+                outcome.Failed |= content.Length == 2 && content.Span[0] == 2;
+                break;
+        }
+    }
+
+    private void AfterHandshakeStep(DtlsSession session, bool send, bool wasComplete, DtlsDatagramResult result, StepOutcome outcome)
+    {
+        DtlsServerHandshake handshake = session.Handshake!;
+        if (handshake.Failure != DtlsHandshakeFailure.None)
+        {
+            outcome.Failed = true;
+            return;
+        }
+
+        if (send)
+        {
+            AddFlight(session, result);
+        }
+
+        if (handshake.PendingKeyLookup is { } spki && !session.LookupStarted)
+        {
+            session.LookupStarted = true;
+            result.KeyLookups.Add((session, spki));
+        }
+
+        if (!wasComplete && handshake.IsComplete)
+        {
+            lock (_tables)
+            {
+                if (_byCid.ContainsKey(session.CidKey))
+                {
+                    _pendingHandshakes--;
+                }
+
+                session.IsEstablished = true;
+            }
+
+            session.RegisteredKey = handshake.RegisteredKey;
+            outcome.Established = true;
+        }
+    }
+
+    private void ReplayFutureRecords(DtlsSession session, DateTimeOffset now, DtlsDatagramResult result, StepOutcome outcome)
+    {
+        if (session.FutureRecords.Count == 0 || !session.Layer.HasReadKeys)
+        {
+            return;
+        }
+
+        (DtlsRecord Record, IPEndPoint From)[] buffered = [.. session.FutureRecords];
+        session.FutureRecords.Clear();
+        foreach ((DtlsRecord record, IPEndPoint from) in buffered)
+        {
+            DecodeAndDispatch(session, record, from, now, result, outcome);
+        }
+    }
+
+    private void Finish(DtlsSession session, StepOutcome outcome)
+    {
+        if (outcome.Failed)
         {
             Remove(session);
         }
-        else if (established)
+        else if (outcome.Established)
         {
             OnSessionEstablished?.Invoke(session);
         }
+    }
+
+    /// <summary>Runs an asynchronous key lookup a handshake paused for, then lets the handshake continue.</summary>
+    public async Task<DtlsDatagramResult> CompleteKeyLookupAsync(DtlsSession session, byte[] spki, CancellationToken cancellationToken)
+    {
+        DtlsRegisteredKey? key = null;
+        if (_asyncLookup is not null)
+        {
+            key = await _asyncLookup(spki, cancellationToken).ConfigureAwait(false);
+        }
+
+        var result = new DtlsDatagramResult();
+        var outcome = new StepOutcome();
+        lock (session.Gate)
+        {
+            if (session.Handshake?.PendingKeyLookup is null)
+            {
+                return result;
+            }
+
+            AfterHandshakeStep(session, session.Handshake.ResumeAfterLookup(key), wasComplete: false, result, outcome);
+            if (!outcome.Failed)
+            {
+                ReplayFutureRecords(session, _time.GetUtcNow(), result, outcome);
+            }
+        }
+
+        Finish(session, outcome);
+        return result;
+    }
+
+    private sealed class StepOutcome
+    {
+        public bool Failed { get; set; }
+
+        public bool Established { get; set; }
     }
 
     private void MoveSession(DtlsSession session, IPEndPoint to)
@@ -492,6 +590,11 @@ public sealed class DtlsServer : IAsyncDisposable
             }
 
             await SendAllAsync(result.Replies).ConfigureAwait(false);
+            foreach ((DtlsSession session, byte[] spki) in result.KeyLookups)
+            {
+                _ = Task.Run(() => RunKeyLookupAsync(session, spki));
+            }
+
             if (OnApplicationData is { } onData)
             {
                 foreach ((DtlsSession session, ReadOnlyMemory<byte> payload) in result.ApplicationData)
@@ -499,6 +602,20 @@ public sealed class DtlsServer : IAsyncDisposable
                     await onData(session, payload).ConfigureAwait(false);
                 }
             }
+        }
+    }
+
+    private async Task RunKeyLookupAsync(DtlsSession session, byte[] spki)
+    {
+        try
+        {
+            DtlsDatagramResult result = await CompleteKeyLookupAsync(session, spki, _stop.Token).ConfigureAwait(false);
+            await SendAllAsync(result.Replies).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A failed lookup (database down, shutdown) refuses this device; the listener carries on.
+            Remove(session);
         }
     }
 
@@ -552,6 +669,9 @@ public sealed class DtlsServer : IAsyncDisposable
     }
 }
 
+/// <summary>Finds the registered key for a presented SPKI without blocking the listener; null refuses the handshake.</summary>
+public delegate ValueTask<DtlsRegisteredKey?> DtlsAsyncDeviceKeyLookup(byte[] presentedSpki, CancellationToken cancellationToken);
+
 public sealed record DtlsOutgoingDatagram(byte[] Bytes, IPEndPoint To);
 
 /// <summary>What one incoming datagram produced.</summary>
@@ -560,4 +680,7 @@ public sealed class DtlsDatagramResult
     public List<DtlsOutgoingDatagram> Replies { get; } = [];
 
     public List<(DtlsSession Session, ReadOnlyMemory<byte> Payload)> ApplicationData { get; } = [];
+
+    /// <summary>Handshakes paused for an asynchronous key lookup; pass each to <see cref="DtlsServer.CompleteKeyLookupAsync"/>.</summary>
+    public List<(DtlsSession Session, byte[] Spki)> KeyLookups { get; } = [];
 }

@@ -28,7 +28,7 @@ public enum DtlsHandshakeFailure
 public sealed class DtlsServerHandshake : IDisposable
 {
     private readonly ECDsa _serverKey;
-    private readonly DtlsDeviceKeyLookup _lookup;
+    private readonly DtlsDeviceKeyLookup? _lookup;
     private readonly DtlsRecordLayer _layer;
     private readonly byte[] _connectionId;
     private readonly IncrementalHash _transcript = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -38,7 +38,9 @@ public sealed class DtlsServerHandshake : IDisposable
     private byte[]? _clientSpki;
     private Expect _expect = Expect.Certificate;
 
-    public DtlsServerHandshake(ECDsa serverKey, DtlsDeviceKeyLookup lookup, DtlsRecordLayer layer, byte[] connectionId)
+    /// <param name="lookup">Finds the registered key at once; null to pause at the Certificate instead (see
+    /// <see cref="PendingKeyLookup"/>) so the owner can look the key up asynchronously.</param>
+    public DtlsServerHandshake(ECDsa serverKey, DtlsDeviceKeyLookup? lookup, DtlsRecordLayer layer, byte[] connectionId)
     {
         _serverKey = serverKey;
         _lookup = lookup;
@@ -64,6 +66,9 @@ public sealed class DtlsServerHandshake : IDisposable
     public DtlsRegisteredKey? RegisteredKey { get; private set; }
 
     public bool IsComplete => _expect == Expect.Done;
+
+    /// <summary>The presented SPKI while the handshake waits for <see cref="ResumeAfterLookup"/>; null otherwise.</summary>
+    public byte[]? PendingKeyLookup { get; private set; }
 
     public DtlsHandshakeFailure Failure { get; private set; }
 
@@ -125,7 +130,6 @@ public sealed class DtlsServerHandshake : IDisposable
         }
 
         bool resend = false;
-        bool progressed = false;
         while (content.Length > 0)
         {
             if (!DtlsHandshakeFragment.TryParse(content, out DtlsHandshakeFragment? fragment, out int consumed))
@@ -137,12 +141,41 @@ public sealed class DtlsServerHandshake : IDisposable
             resend |= !_reassembler.Add(fragment);
         }
 
-        while (Failure == DtlsHandshakeFailure.None && _reassembler.TryTake(out DtlsHandshakeMessage? message))
+        return Failure == DtlsHandshakeFailure.None && (ProcessReady() || resend);
+    }
+
+    /// <summary>Continues after an asynchronous key lookup; null refuses the device. True when a flight is due.</summary>
+    public bool ResumeAfterLookup(DtlsRegisteredKey? key)
+    {
+        byte[] spki = PendingKeyLookup ?? throw new InvalidOperationException("No key lookup is pending.");
+        PendingKeyLookup = null;
+        AcceptCertificate(spki, key);
+        return Failure == DtlsHandshakeFailure.None && ProcessReady();
+    }
+
+    // Messages stay in the reassembler while a lookup is pending, so nothing is lost or reordered by the wait.
+    private bool ProcessReady()
+    {
+        bool progressed = false;
+        while (Failure == DtlsHandshakeFailure.None && PendingKeyLookup is null && _reassembler.TryTake(out DtlsHandshakeMessage? message))
         {
             progressed |= Process(message);
         }
 
-        return Failure == DtlsHandshakeFailure.None && (progressed || resend);
+        return progressed;
+    }
+
+    private void AcceptCertificate(byte[] spki, DtlsRegisteredKey? key)
+    {
+        RegisteredKey = key;
+        if (key is null || !key.Spki.AsSpan().SequenceEqual(spki))
+        {
+            Fail(DtlsHandshakeFailure.UnknownDeviceKey);
+            return;
+        }
+
+        _clientSpki = spki;
+        _expect = Expect.ClientKeyExchange;
     }
 
     private bool Process(DtlsHandshakeMessage message)
@@ -155,15 +188,14 @@ public sealed class DtlsServerHandshake : IDisposable
                     return Fail(DtlsHandshakeFailure.Malformed);
                 }
 
-                RegisteredKey = _lookup(spki);
-                if (RegisteredKey is null || !RegisteredKey.Spki.AsSpan().SequenceEqual(spki))
+                _transcript.AppendData(message.TranscriptBytes());
+                if (_lookup is null)
                 {
-                    return Fail(DtlsHandshakeFailure.UnknownDeviceKey);
+                    PendingKeyLookup = spki;
+                    return false;
                 }
 
-                _clientSpki = spki;
-                _transcript.AppendData(message.TranscriptBytes());
-                _expect = Expect.ClientKeyExchange;
+                AcceptCertificate(spki, _lookup(spki));
                 return false;
 
             case (Expect.ClientKeyExchange, DtlsHandshakeType.ClientKeyExchange):

@@ -44,6 +44,11 @@ public sealed class DtlsSession
 
     internal DateTimeOffset NextRetransmit { get; set; }
 
+    internal bool LookupStarted { get; set; }
+
+    /// <summary>Epoch-1 records that arrived before the keys to read them.</summary>
+    internal List<(DtlsRecord Record, IPEndPoint From)> FutureRecords { get; } = [];
+
     internal TimeSpan RetransmitTimeout { get; set; }
 
     internal ulong CidKey => BitConverter.ToUInt64(ConnectionId);

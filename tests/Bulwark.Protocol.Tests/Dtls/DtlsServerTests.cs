@@ -75,6 +75,30 @@ public sealed class DtlsServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_asynchronous_key_lookup_pauses_the_handshake_without_losing_the_device_flight()
+    {
+        byte[] deviceSpki = _deviceKey.ExportSubjectPublicKeyInfo();
+        await using var server = new DtlsServer(
+            _serverKey,
+            async (spki, cancellationToken) =>
+            {
+                await Task.Delay(100, cancellationToken);
+                return spki.AsSpan().SequenceEqual(deviceSpki) ? new DtlsRegisteredKey(deviceSpki, "async") : null;
+            },
+            new DtlsServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) });
+        server.Start();
+
+        // A long client timer: the handshake only finishes quickly if the records that came with the Certificate
+        // (ClientKeyExchange, CertificateVerify, the epoch-1 Finished) were kept through the lookup.
+        await using var client = new DtlsClient(_deviceKey, _serverPublic, server.LocalEndPoint, new DtlsClientOptions { InitialRetransmitTimeout = TimeSpan.FromSeconds(20) });
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        await client.ConnectAsync(timeout.Token);
+        Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(10), $"handshake took {elapsed.Elapsed}");
+        Assert.Equal("async", server.FindSession(client.ConnectionId)!.RegisteredKey!.DeviceId);
+    }
+
+    [Fact]
     public async Task Session_resumes_by_cid_after_the_client_changes_port()
     {
         using var timeout = new CancellationTokenSource(TestTimeout);
