@@ -111,26 +111,65 @@ public sealed partial class DeviceSession : IDeviceConnection
 
     private async Task ReceiveLoopAsync(CancellationToken token)
     {
-        var idle = TimeSpan.FromSeconds(Options.IdleTimeoutSeconds);
-        while (!token.IsCancellationRequested)
+        using var silent = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var watchdog = WatchIdleAsync(silent);
+        try
         {
-            Gen2ReceiveResult result;
-            using (var idleTimeout = CancellationTokenSource.CreateLinkedTokenSource(token))
+            await ReceiveUntilSilentAsync(silent.Token, token);
+        }
+        finally
+        {
+            await silent.CancelAsync();
+            await watchdog;
+        }
+    }
+
+    /// <summary>Closes a silent device. A device pings only when it has *received* nothing for 15 s (device-protocol.md
+    /// 7.8), so one that hears events often stays quiet: after the idle timeout it gets one ping, and only if nothing
+    /// arrives within 10 s of that is <paramref name="silent"/> cancelled.</summary>
+    private async Task WatchIdleAsync(CancellationTokenSource silent)
+    {
+        var idle = TimeSpan.FromSeconds(Options.IdleTimeoutSeconds);
+        var probe = TimeSpan.FromSeconds(Math.Min(Options.IdleTimeoutSeconds, 10));
+        var clock = _services.Clock;
+        try
+        {
+            while (!silent.IsCancellationRequested)
             {
-                idleTimeout.CancelAfter(idle);
-                try
+                var quiet = clock.GetUtcNow().UtcDateTime - LastHeard;
+                if (quiet < idle)
                 {
-                    result = await _channel.ReceiveAsync(idleTimeout.Token);
+                    await Task.Delay(idle - quiet, clock, silent.Token);
+                    continue;
                 }
-                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                var before = Interlocked.Read(ref _lastHeardTicks);
+                await _channel.SendAsync(ParticleMessages.Ping(_channel.NextMessageId()), silent.Token);
+                await Task.Delay(probe, clock, silent.Token);
+                if (Interlocked.Read(ref _lastHeardTicks) == before)
                 {
                     LogIdle(_services.Logger, DeviceId);
+                    await silent.CancelAsync();
                     return;
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
-                {
-                    return;
-                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ReceiveUntilSilentAsync(CancellationToken silent, CancellationToken token)
+    {
+        while (!silent.IsCancellationRequested)
+        {
+            Gen2ReceiveResult result;
+            try
+            {
+                result = await _channel.ReceiveAsync(silent);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                return;
             }
             if (result.Message is not { } message)
             {

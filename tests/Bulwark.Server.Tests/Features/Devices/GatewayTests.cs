@@ -108,6 +108,38 @@ public class GatewayTests
     private const System.Text.Json.JsonValueKind JsonValueKindNull = System.Text.Json.JsonValueKind.Null;
 
     [Fact]
+    public async Task A_quiet_device_is_pinged_and_kept_while_it_answers_and_closed_when_it_does_not()
+    {
+        // Device OS pings only after 15 s without *receiving* anything, so a device that hears events often is silent.
+        await using var server = await StartAsync(settings: new Dictionary<string, string?>(FastTimeouts) { ["Bulwark:Gateway:IdleTimeoutSeconds"] = "1" });
+        var user = await server.CreateUserAsync();
+        using var client = server.CreateClient(user.Token);
+        var serverKey = await DeviceTestKit.ServerKeyAsync(server);
+        var (aliveId, aliveKey) = DeviceTestKit.NewIdentity();
+        var (deadId, deadKey) = DeviceTestKit.NewIdentity();
+        await DeviceTestKit.ProvisionAsync(client, aliveId, aliveKey);
+        await DeviceTestKit.ProvisionAsync(client, deadId, deadKey);
+
+        await using var alive = await TestGen2Device.ConnectAsync(server.GatewayPort, aliveId, aliveKey, serverKey, platformId: 6, productId: 6, productVersion: 1, systemVersion: 6200);
+        await using var dead = await TestGen2Device.ConnectAsync(server.GatewayPort, deadId, deadKey, serverKey, platformId: 6, productId: 6, productVersion: 1, systemVersion: 6200);
+        dead.AnswerPings = false;
+        await alive.ServerHello.Task.WaitAsync(TimeSpan.FromSeconds(4));
+        await dead.ServerHello.Task.WaitAsync(TimeSpan.FromSeconds(4));
+
+        // Idle 1 s, then a ping and 1 s for the answer: the silent one is gone well within 6 s, the other stays.
+        await dead.Closed.Task.WaitAsync(TimeSpan.FromSeconds(6));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(alive.Closed.Task.IsCompleted);
+        Assert.True((await JsonAsync(await client.GetAsync($"/v1/devices/{aliveId}"))).GetProperty("online").GetBoolean());
+        var pings = 0;
+        while (alive.Received.Reader.TryRead(out var message))
+        {
+            pings += ParticleMessageClassifier.Classify(message) == ParticleMessageKind.Ping ? 1 : 0;
+        }
+        Assert.True(pings >= 2, $"{pings} pings");
+    }
+
+    [Fact]
     public async Task A_function_the_device_never_answers_times_out_with_408()
     {
         await using var server = await StartAsync(settings: FastTimeouts);

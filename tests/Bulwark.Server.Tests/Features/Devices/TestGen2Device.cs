@@ -29,6 +29,8 @@ internal sealed class TestGen2Device : IAsyncDisposable
     public Channel<CoapMessage> Received { get; } = Channel.CreateUnbounded<CoapMessage>();
     public TaskCompletionSource ServerHello { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>False makes the device ignore the server's pings, like a dead one.</summary>
+    public bool AnswerPings { get; set; } = true;
 
     public static async Task<TestGen2Device> ConnectAsync(int port, DeviceId id, DevicePrivateKey key, ServerPublicKey serverKey,
         ushort platformId = 6, ushort productId = 6, ushort productVersion = 3, ushort systemVersion = 6200)
@@ -87,7 +89,7 @@ internal sealed class TestGen2Device : IAsyncDisposable
                     case ParticleMessageKind.Hello:
                         ServerHello.TrySetResult();
                         break;
-                    case ParticleMessageKind.Ping:
+                    case ParticleMessageKind.Ping when AnswerPings:
                         await _channel.SendAsync(ParticleMessages.EmptyAck(m.MessageId));
                         break;
                     case ParticleMessageKind.FunctionCall when FunctionCallRequest.TryParse(m, out var call):
