@@ -38,7 +38,7 @@ public sealed class DtlsServer : IAsyncDisposable
 {
     private const int CidLength = 8;
 
-    private readonly ECDsa _serverKey;
+    private readonly DtlsHashSigner _serverKey;
     private const int MaxFutureRecords = 8;
 
     private readonly DtlsDeviceKeyLookup? _lookup;
@@ -56,17 +56,23 @@ public sealed class DtlsServer : IAsyncDisposable
     private Task _timerLoop = Task.CompletedTask;
 
     public DtlsServer(ECDsa serverKey, DtlsDeviceKeyLookup lookup, DtlsServerOptions options, TimeProvider? time = null)
-        : this(serverKey, lookup, null, options, time)
+        : this(DtlsHashSigner.For(serverKey), lookup, null, options, time)
     {
     }
 
     /// <summary>A server that looks device keys up asynchronously (a database); handshakes pause for it.</summary>
     public DtlsServer(ECDsa serverKey, DtlsAsyncDeviceKeyLookup lookup, DtlsServerOptions options, TimeProvider? time = null)
+        : this(DtlsHashSigner.For(serverKey), null, lookup, options, time)
+    {
+    }
+
+    /// <summary>The same, signing through a key store that does not hand out its private key.</summary>
+    public DtlsServer(DtlsHashSigner serverKey, DtlsAsyncDeviceKeyLookup lookup, DtlsServerOptions options, TimeProvider? time = null)
         : this(serverKey, null, lookup, options, time)
     {
     }
 
-    private DtlsServer(ECDsa serverKey, DtlsDeviceKeyLookup? lookup, DtlsAsyncDeviceKeyLookup? asyncLookup, DtlsServerOptions options, TimeProvider? time)
+    private DtlsServer(DtlsHashSigner serverKey, DtlsDeviceKeyLookup? lookup, DtlsAsyncDeviceKeyLookup? asyncLookup, DtlsServerOptions options, TimeProvider? time)
     {
         _serverKey = serverKey;
         _lookup = lookup;

@@ -27,7 +27,7 @@ public enum DtlsHandshakeFailure
 /// </summary>
 public sealed class DtlsServerHandshake : IDisposable
 {
-    private readonly ECDsa _serverKey;
+    private readonly DtlsHashSigner _serverKey;
     private readonly DtlsDeviceKeyLookup? _lookup;
     private readonly DtlsRecordLayer _layer;
     private readonly byte[] _connectionId;
@@ -41,6 +41,11 @@ public sealed class DtlsServerHandshake : IDisposable
     /// <param name="lookup">Finds the registered key at once; null to pause at the Certificate instead (see
     /// <see cref="PendingKeyLookup"/>) so the owner can look the key up asynchronously.</param>
     public DtlsServerHandshake(ECDsa serverKey, DtlsDeviceKeyLookup? lookup, DtlsRecordLayer layer, byte[] connectionId)
+        : this(DtlsHashSigner.For(serverKey), lookup, layer, connectionId)
+    {
+    }
+
+    public DtlsServerHandshake(DtlsHashSigner serverKey, DtlsDeviceKeyLookup? lookup, DtlsRecordLayer layer, byte[] connectionId)
     {
         _serverKey = serverKey;
         _lookup = lookup;

@@ -31,10 +31,13 @@ public sealed record DtlsServerKeyExchange(byte[] PublicPoint, byte[] Signature)
     public static byte[] SignedData(ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> serverRandom, ReadOnlySpan<byte> parameters) =>
         [.. clientRandom, .. serverRandom, .. parameters];
 
-    public static DtlsServerKeyExchange Create(ECDsa serverKey, ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> serverRandom, ReadOnlySpan<byte> publicPoint)
+    public static DtlsServerKeyExchange Create(ECDsa serverKey, ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> serverRandom, ReadOnlySpan<byte> publicPoint) =>
+        Create(DtlsHashSigner.For(serverKey), clientRandom, serverRandom, publicPoint);
+
+    public static DtlsServerKeyExchange Create(DtlsHashSigner signer, ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> serverRandom, ReadOnlySpan<byte> publicPoint)
     {
-        byte[] signature = serverKey.SignData(SignedData(clientRandom, serverRandom, EncodeParams(publicPoint)), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-        return new DtlsServerKeyExchange(publicPoint.ToArray(), signature);
+        byte[] hash = SHA256.HashData(SignedData(clientRandom, serverRandom, EncodeParams(publicPoint)));
+        return new DtlsServerKeyExchange(publicPoint.ToArray(), signer.SignHash(hash));
     }
 
     public byte[] ToArray()
@@ -69,4 +72,15 @@ public sealed record DtlsServerKeyExchange(byte[] PublicPoint, byte[] Signature)
 
     public bool Verify(ECDsa serverPublicKey, ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> serverRandom) =>
         serverPublicKey.VerifyData(SignedData(clientRandom, serverRandom, EncodeParams(PublicPoint)), Signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+}
+
+/// <summary>
+/// Signs a SHA-256 hash with the server's P-256 key, DER-encoded; a delegate so a key store can keep its private key
+/// to itself.
+/// </summary>
+public sealed class DtlsHashSigner(Func<byte[], byte[]> signHash)
+{
+    public static DtlsHashSigner For(ECDsa key) => new(hash => key.SignHash(hash, DSASignatureFormat.Rfc3279DerSequence));
+
+    public byte[] SignHash(byte[] sha256Hash) => signHash(sha256Hash);
 }
