@@ -78,7 +78,9 @@ public static class BulwarkCli
         // Other groups attach their `product ...` subcommands to this command before it is added.
         var product = ProductCommands.Create(app);
         ProductDeviceCommands.Attach(product, app);
+        DeviceProtectionCommands.AttachToProduct(product, app);
         root.Subcommands.Add(product);
+        root.Subcommands.Add(DeviceProtectionCommands.Create(app));
         root.Subcommands.Add(TeamCommands.Create(app));
         root.Subcommands.Add(ApiUserCommands.Create(app));
         root.Subcommands.Add(FirmwareCommands.CreateFirmware(app));

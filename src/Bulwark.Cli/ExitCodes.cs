@@ -24,6 +24,12 @@ public static class ExitCodes
 
     /// <summary>The server could not be reached (connection refused, DNS, timeout).</summary>
     public const int Unreachable = 8;
+
+    /// <summary>A device's local control channel could not be reached or answered garbage.</summary>
+    public const int DeviceUnavailable = 9;
+
+    /// <summary>The device refused a local control request (a Device OS system error, e.g. SYSTEM_ERROR_PROTECTED).</summary>
+    public const int DeviceRefused = 10;
 }
 
 /// <summary>A failure the CLI reports as one line on stderr with a chosen exit code.</summary>

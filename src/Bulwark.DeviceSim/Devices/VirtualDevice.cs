@@ -67,6 +67,7 @@ public sealed class VirtualDevice : IAsyncDisposable
     private int _tokenCounter;
     private long _eventsPublished;
     private bool _disposed;
+    private readonly Protection.LocalControlServer? _localControl;
 
     public VirtualDevice(DeviceIdentity identity, ServerPublicKey serverKey, string host, int port, VirtualDeviceOptions? options = null)
     {
@@ -96,7 +97,14 @@ public sealed class VirtualDevice : IAsyncDisposable
                 SingleWriter = false,
             });
         }
+        if (_options.LocalControlPort is { } localControlPort)
+        {
+            _localControl = Protection.LocalControlServer.Start((type, payload) => HandleLocalControlRequest(type, payload), localControlPort);
+        }
     }
+
+    /// <summary>Where the local control channel listens (<see cref="VirtualDeviceOptions.LocalControlPort"/>); null without one.</summary>
+    public System.Net.IPEndPoint? LocalControlEndPoint => _localControl?.EndPoint;
 
     public DeviceId Id => _identity.Id;
 
@@ -381,6 +389,10 @@ public sealed class VirtualDevice : IAsyncDisposable
         }
 
         await _lifetime.CancelAsync().ConfigureAwait(false);
+        if (_localControl is not null)
+        {
+            await _localControl.DisposeAsync().ConfigureAwait(false);
+        }
         _notifications?.Writer.TryComplete();
         _lifetime.Dispose();
     }

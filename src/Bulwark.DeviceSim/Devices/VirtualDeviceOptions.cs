@@ -40,6 +40,11 @@ public sealed record VirtualDeviceOptions
     /// channel and protection only as <see cref="Protected"/> reports it.</summary>
     public Protection.DeviceProtectionState? Protection { get; init; }
 
+    /// <summary>Opens the local control channel (simulated USB, see <see cref="Protection.LocalControlServer"/>) on
+    /// 127.0.0.1 at this port when the device is created (0 picks a free port, see
+    /// <see cref="VirtualDevice.LocalControlEndPoint"/>); null: no channel.</summary>
+    public int? LocalControlPort { get; init; }
+
     /// <summary>The device waits 20 s for the nonce; the whole handshake is bounded by this.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
