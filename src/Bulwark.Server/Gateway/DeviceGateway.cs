@@ -204,6 +204,8 @@ public static class GatewayRegistration
         services.AddSingleton<RefusalAuditor>();
         services.AddSingleton<DeviceGateway>();
         services.AddHostedService(sp => sp.GetRequiredService<DeviceGateway>());
+        services.AddSingleton<Udp.UdpDeviceGateway>();
+        services.AddHostedService(sp => sp.GetRequiredService<Udp.UdpDeviceGateway>());
         return services;
     }
 }

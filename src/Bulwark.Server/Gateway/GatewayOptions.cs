@@ -6,6 +6,15 @@ public sealed class GatewayOptions
     /// <summary>Set false to run the API without accepting device connections.</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>Run the Gen3 UDP/DTLS listener too (Gateway/Udp); off until it carries the CoAP device protocol.</summary>
+    public bool UdpEnabled { get; set; }
+
+    /// <summary>Address the UDP listener binds.</summary>
+    public string UdpHost { get; set; } = "127.0.0.1";
+
+    /// <summary>Gen3 UDP port (Device OS always uses 5684); 0 picks a free port (tests).</summary>
+    public int UdpPort { get; set; } = 5684;
+
     /// <summary>Address the TCP listener binds; <c>0.0.0.0</c> to accept devices from the network.</summary>
     public string TcpHost { get; set; } = "127.0.0.1";
 
