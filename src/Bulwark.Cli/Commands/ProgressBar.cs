@@ -28,7 +28,7 @@ internal sealed class ProgressBar(TextWriter writer, string label, long total, s
             _lastPercent = percent;
             _lastValue = value;
             var filled = percent * Width / 100;
-            writer.Write($"\r{label} [{new string('#', filled)}{new string('.', Width - filled)}] {percent,3}% {Amount(value)}/{Amount(total)}");
+            writer.Write($"\r{label} [{new string('#', filled)}{new string('.', Width - filled)}] {percent,3}% {Progress(value)}");
             writer.Flush();
         }
     }
@@ -46,12 +46,15 @@ internal sealed class ProgressBar(TextWriter writer, string label, long total, s
         }
     }
 
-    private string Amount(long value) => unit switch
+    private string Progress(long value) => unit == "bytes"
+        ? $"{Amount(value)}/{Amount(total)}"
+        : $"{value.ToString(CultureInfo.InvariantCulture)}/{total.ToString(CultureInfo.InvariantCulture)} {unit}";
+
+    private string Amount(long value) => total switch
     {
-        "bytes" when total >= 1024 * 1024 => (value / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
-        "bytes" when total >= 1024 => (value / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KB",
-        "bytes" => value.ToString(CultureInfo.InvariantCulture) + " B",
-        _ => value.ToString(CultureInfo.InvariantCulture) + (value == total ? " " + unit : ""),
+        >= 1024 * 1024 => (value / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
+        >= 1024 => (value / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KB",
+        _ => value.ToString(CultureInfo.InvariantCulture) + " B",
     };
 }
 
