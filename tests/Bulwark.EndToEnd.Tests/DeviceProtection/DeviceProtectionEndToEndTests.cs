@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Bulwark.DeviceSim.Devices;
+using Bulwark.DeviceSim.Protection;
+using Bulwark.EndToEnd.Tests.Infrastructure;
+using Bulwark.Firmware;
+using Bulwark.Protocol.Keys;
+using Bulwark.Server.Tests.Infrastructure;
+using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
+
+namespace Bulwark.EndToEnd.Tests.DeviceProtection;
+
+/// <summary>Device Protection end to end: a protected product, a bulwark-sim device that takes product firmware and then the
+/// protected bootloader by OTA through the real gateway, refuses local control, and is put in Service Mode and back by the
+/// <c>bulwark</c> CLI over its local control channel. The device presents a Gen3 platform (Boron, 13) over the Gen2 TCP
+/// gateway until the UDP transport lands.</summary>
+public class DeviceProtectionEndToEndTests
+{
+    private const ushort Boron = 13;
+    private const ushort BootloaderVersion = 3000;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_device_becomes_protected_by_OTA_refuses_local_control_and_goes_into_Service_Mode_and_back_through_the_CLI()
+    {
+        var username = $"operator-{Guid.NewGuid():N}@example.com";
+        await using var server = await StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Bulwark:Ota:RetryBaseSeconds"] = "1",
+            ["DeviceProtection:Operators:0"] = username,
+        });
+        var owner = await server.CreateUserAsync(username);
+        using var http = server.CreateClient(owner.Token);
+        using var cli = new CliRunner(server.BaseAddress);
+        cli.Environment["BULWARK_TOKEN"] = owner.Token;
+
+        // A Boron product with Device Protection turned on through the CLI.
+        var created = await http.PostAsJsonAsync("/v1/user/products", new { product = new { name = "Protected " + Guid.NewGuid().ToString("N")[..8], platform_id = Boron } });
+        await EnsureSuccessAsync(created);
+        var productId = (await JsonAsync(created)).GetProperty("product").GetProperty("id").GetInt32();
+        var product = productId.ToString(CultureInfo.InvariantCulture);
+        var enable = await cli.RunAsync("product", "protection", "enable", "--product", product, "--json");
+        Assert.True(enable.ExitCode == 0, enable.ToString());
+        Assert.Equal("active", JsonDocument.Parse(enable.Stdout).RootElement.GetProperty("device_protection").GetString());
+        var product2 = await http.GetAsync($"/v1/products/{productId}");
+        Assert.Equal("active", (await JsonAsync(product2)).GetProperty("product").GetProperty("device_protection").GetString());
+
+        // The operator imports the Boron bootloader into the Device OS catalogue, as Particle publishes it (unprotected).
+        var bootloader = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
+        {
+            PlatformId = Boron, Function = ModuleFunction.Bootloader, Index = 0, Version = BootloaderVersion, DataSize = 4096, Seed = 11,
+        });
+        using (var body = new ByteArrayContent(bootloader))
+        {
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            await EnsureSuccessAsync(await http.PostAsync("/v1/device-os/modules", body));
+        }
+
+        // Product firmware 2 targets Device OS 6.0 and is released as the product default.
+        await UploadAsync(http, productId, 2);
+        await EnsureSuccessAsync(await http.PutAsJsonAsync($"/v1/products/{productId}/firmware/release",
+            new { version = 2, product_default = true, intelligent = true }));
+
+        // The device: RSA key for the TCP gateway, EC P-256 key registered for Service Mode, the server's EC key in its DCT.
+        var serverKey = ServerPublicKey.FromPem((await JsonAsync(await http.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!);
+        using var serverEc = ECDsa.Create();
+        serverEc.ImportFromPem((await JsonAsync(await http.GetAsync("/v1/keys/server?protocol=udp"))).GetProperty("public_key").GetString()!);
+        var serverEcSpki = serverEc.ExportSubjectPublicKeyInfo();
+        var identity = DeviceIdentity.Generate();
+        var id = identity.Id.ToString();
+        using var deviceEc = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetPublicKeyPem(), algorithm = "rsa" }));
+        await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = deviceEc.ExportSubjectPublicKeyInfoPem(), algorithm = "ecc" }));
+        await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/products/{productId}/devices", new { id }));
+        // The owner claims it: the device is theirs as well as the product's (the owner's token is what the flash policy must refuse).
+        await EnsureSuccessAsync(await http.PostAsJsonAsync("/v1/devices", new { id }));
+        var protection = new DeviceProtectionState(identity.Id, deviceEc, serverEcSpki);
+        await using var device = new VirtualDevice(identity, serverKey, "127.0.0.1", server.GatewayPort, new VirtualDeviceOptions
+        {
+            PlatformId = Boron,
+            ProductId = (ushort)productId,
+            ProductFirmwareVersion = 1,
+            SystemVersion = 6200,
+            BootloaderVersion = BootloaderVersion,
+            NotificationCapacity = 0,
+            Protection = protection,
+            LocalControlPort = 0,
+        });
+        var control = $"127.0.0.1:{device.LocalControlEndPoint!.Port}";
+
+        // Open before anything arrives: local control is served.
+        Assert.Equal(SystemError.None, (await RawControlAsync(device, 2, [])).Result);
+        var open = await cli.RunAsync("device-protection", "status", "--device", id, "--control", control);
+        Assert.True(open.ExitCode == 0, open.ToString());
+        Assert.Equal("Open", open.Stdout.Trim());
+
+        // It takes the product firmware, then the protected bootloader, and reports itself protected.
+        await device.ConnectAsync();
+        await WaitForAsync(() => Task.FromResult(device.ProductFirmwareVersion), v => v == 2);
+        await WaitForAsync(() => Task.FromResult(protection.IsProtected), p => p);
+        await WaitForAsync(() => CloudStatusAsync(http, id), s => s == "active");
+        Assert.Equal(SystemError.Protected, (await RawControlAsync(device, 2, [])).Result);
+        Assert.Equal(SystemError.Protected, device.HandleLocalControlRequest(0x8000, []).Result);
+        var status = await cli.RunAsync("device-protection", "status", "--device", id, "--control", control);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Equal("Protected", status.Stdout.Trim());
+        var cloudView = await cli.RunAsync("device-protection", "status", "--device", id);
+        Assert.True(cloudView.ExitCode == 0, cloudView.ToString());
+        Assert.StartsWith("Protected", cloudView.Stdout.Trim(), StringComparison.Ordinal);
+
+        // The owner's own token cannot flash an ad-hoc application onto it.
+        var adHoc = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
+        {
+            PlatformId = Boron, Function = ModuleFunction.UserPart, Version = 6, ProductVersion = 9, Seed = 99,
+            Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, 6000),
+        });
+        using (var form = new MultipartFormDataContent { { new ByteArrayContent(adHoc) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } }, "file", "app.bin" } })
+        {
+            var flash = await http.PutAsync($"/v1/devices/{id}", form);
+            Assert.Equal(HttpStatusCode.Forbidden, flash.StatusCode);
+        }
+        Assert.Equal(2, device.ProductFirmwareVersion);
+
+        // The wrong device on the channel is caught before anything is exchanged.
+        var wrong = await cli.RunAsync("device-protection", "disable", "--device", DeviceIdentity.Generate().Id.ToString(), "--control", control);
+        Assert.Equal(2, wrong.ExitCode);
+
+        // Service Mode through the CLI: cloud prepare, device PREPARE, cloud confirm, device CONFIRM.
+        var disable = await cli.RunAsync("device-protection", "disable", "--device", id, "--control", control);
+        Assert.True(disable.ExitCode == 0, disable.ToString());
+        Assert.Equal("Protected (Service Mode)", disable.Stdout.Trim());
+        Assert.True(protection.InServiceMode);
+        Assert.Equal(SystemError.None, (await RawControlAsync(device, 2, [])).Result);
+        Assert.Equal("service_mode", await CloudStatusAsync(http, id));
+
+        // And back to protection on request.
+        var reenable = await cli.RunAsync("device-protection", "enable", "--device", id, "--control", control);
+        Assert.True(reenable.ExitCode == 0, reenable.ToString());
+        Assert.Equal("Protected", reenable.Stdout.Trim());
+        Assert.False(protection.InServiceMode);
+        Assert.Equal(SystemError.Protected, (await RawControlAsync(device, 2, [])).Result);
+        Assert.Equal("active", await CloudStatusAsync(http, id));
+
+        // Not the device's owner on the product team: the cloud refuses its half of the exchange.
+        var stranger = await server.CreateUserAsync();
+        using var strangerCli = new CliRunner(server.BaseAddress);
+        strangerCli.Environment["BULWARK_TOKEN"] = stranger.Token;
+        var refused = await strangerCli.RunAsync("device-protection", "disable", "--device", id, "--control", control);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.True(protection.Enforcing);
+    }
+
+    [Fact]
+    public async Task The_CLI_reports_an_unreachable_control_channel_and_a_bad_address()
+    {
+        using var cli = new CliRunner(new Uri("http://127.0.0.1:9"));
+        cli.Environment["BULWARK_TOKEN"] = "unused";
+        var id = DeviceIdentity.Generate().Id.ToString();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var unreachable = await cli.RunAsync("device-protection", "status", "--device", id, "--control", $"127.0.0.1:{port}");
+        Assert.Equal(9, unreachable.ExitCode);
+        Assert.Contains("local control channel", unreachable.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, (await cli.RunAsync("device-protection", "status", "--device", id, "--control", "nowhere")).ExitCode);
+        Assert.Equal(2, (await cli.RunAsync("device-protection", "status", "--device", "not-a-device", "--control", "127.0.0.1:1")).ExitCode);
+        Assert.Equal(2, (await cli.RunAsync("device-protection", "disable", "--device", id)).ExitCode);
+    }
+
+    private static async Task<ControlReply> RawControlAsync(VirtualDevice device, int type, byte[] payload)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(device.LocalControlEndPoint!);
+        return await LocalControlServer.SendAsync(client.GetStream(), type, payload);
+    }
+
+    private static async Task<string?> CloudStatusAsync(HttpClient http, string id)
+    {
+        var response = await http.GetAsync($"/v1/devices/{id}");
+        await EnsureSuccessAsync(response);
+        var json = await JsonAsync(response);
+        return json.TryGetProperty("device_protection", out var p) && p.ValueKind == JsonValueKind.Object ? p.GetProperty("status").GetString() : json.ToString();
+    }
+
+    private static async Task UploadAsync(HttpClient http, int productId, int version)
+    {
+        var binary = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
+        {
+            PlatformId = Boron,
+            ProductId = (ushort)productId,
+            ProductVersion = (ushort)version,
+            Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, 6000),
+            Seed = version,
+        });
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(binary), "binary", "firmware.bin" },
+            { new StringContent(version.ToString(CultureInfo.InvariantCulture)), "version" },
+            { new StringContent("v" + version), "title" },
+        };
+        await EnsureSuccessAsync(await http.PostAsync($"/v1/products/{productId}/firmware", form));
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Still {value} after {Patience}");
+            }
+            await Task.Delay(100);
+        }
+    }
+}
