@@ -68,6 +68,29 @@ public class OtaReleaseTests
     }
 
     [Fact]
+    public async Task A_quarantined_device_gets_no_product_firmware_until_it_is_approved_and_then_at_once()
+    {
+        await using var server = await StartAsync(settings: new Dictionary<string, string?> { ["Bulwark:Ota:RetryBaseSeconds"] = "1" });
+        var world = await World.CreateAsync(server);
+        await world.UploadAsync(1, systemVersion: 3000);
+        await world.UploadAsync(2, systemVersion: 3000);
+        await world.PutAsync("firmware/release", new { version = 2, product_default = true });
+
+        // Device OS 3.x with the product's ID, never added: quarantined, and so no product OTA.
+        var device = await world.AddDeviceAsync(preAdd: false, systemVersion: 3000);
+        await device.ConnectAsync();
+        await WaitForAsync(() => world.GetAsync("devices?quarantined=true"),
+            list => list.GetProperty("devices").EnumerateArray().Any(d => d.GetProperty("id").GetString() == device.Id.ToString()));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, device.ProductFirmwareVersion);
+
+        // Approval (the same add call) starts the update while the device stays connected.
+        await world.PostAsync("devices", new { id = device.Id.ToString() });
+        await WaitForVersionAsync(device, 2);
+        await device.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_device_that_drops_mid_update_is_retried_and_finishes()
     {
         await using var server = await StartAsync(settings: new Dictionary<string, string?>
@@ -145,14 +168,14 @@ public class OtaReleaseTests
             return new World(server, client, serverKey, (await JsonAsync(product)).GetProperty("product").GetProperty("id").GetInt32());
         }
 
-        public async Task UploadAsync(int version, int dataSize = 1024)
+        public async Task UploadAsync(int version, int dataSize = 1024, ushort systemVersion = 6200)
         {
             var binary = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
             {
                 PlatformId = 6,
                 ProductId = (ushort)ProductId,
                 ProductVersion = (ushort)version,
-                Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, 6200),
+                Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, systemVersion),
                 DataSize = dataSize,
                 Seed = version,
             });
@@ -165,18 +188,21 @@ public class OtaReleaseTests
             await EnsureSuccessAsync(await _client.PostAsync($"/v1/products/{ProductId}/firmware", form));
         }
 
-        public async Task<VirtualDevice> AddDeviceAsync()
+        public async Task<VirtualDevice> AddDeviceAsync(bool preAdd = true, ushort systemVersion = 6200)
         {
             var identity = DeviceIdentity.Generate();
             var id = identity.Id.ToString();
             await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetPublicKeyPem(), algorithm = "rsa" }));
-            await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/products/{ProductId}/devices", new { id }));
+            if (preAdd)
+            {
+                await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/products/{ProductId}/devices", new { id }));
+            }
             return new VirtualDevice(identity, _serverKey, "127.0.0.1", _server.GatewayPort, new VirtualDeviceOptions
             {
                 PlatformId = 6,
                 ProductId = (ushort)ProductId,
                 ProductFirmwareVersion = 1,
-                SystemVersion = 6200,
+                SystemVersion = systemVersion,
                 NotificationCapacity = 0,
             });
         }

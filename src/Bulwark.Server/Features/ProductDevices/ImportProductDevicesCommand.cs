@@ -83,6 +83,14 @@ public static class ImportProductDevicesCommand
         var product = context.Grant().Product!;
         var result = await ImportAsync(db, product, identifiers, invalid, AuditActor.From(context, context.Caller().UserId, context.Caller().Username),
             admission, registry, audit, clock, context.RequestAborted);
+        // An approved device that is online gets its product firmware now, not at its next connection.
+        if (context.RequestServices.GetService<Gateway.Ota.OtaScheduler>() is { } ota && result["updatedDeviceIds"] is List<string> approved)
+        {
+            foreach (var id in approved)
+            {
+                ota.RequestDevice(id);
+            }
+        }
         return TypedResults.Json(result, ApiJson.Options);
     }
 
