@@ -18,4 +18,15 @@ public class ParticleApiJsTests
         Assert.True(result.ExitCode == 0, result.Output);
         Assert.Contains("all particle-api-js account checks passed", result.Output, StringComparison.Ordinal);
     }
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task Product_firmware_upload_list_download_and_release(string provider)
+    {
+        NodeTools.RequireInstalled();
+        await using var server = await BulwarkTestServer.StartAsync(provider);
+        var result = await NodeTools.RunAsync("node", [Path.Combine(NodeTools.ConformanceDirectory, "api-js", "firmware.mjs"), server.Url],
+            NodeTools.ConformanceDirectory);
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("all particle-api-js firmware checks passed", result.Output, StringComparison.Ordinal);
+    }
 }
