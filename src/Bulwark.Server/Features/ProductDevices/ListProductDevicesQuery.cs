@@ -59,6 +59,14 @@ public static class ListProductDevicesQuery
             var needle = serialPart.Trim().ToLowerInvariant();
             devices = devices.Where(d => d.SerialNumber != null && d.SerialNumber.ToLower().Contains(needle));
         }
+        if (query["groups"].FirstOrDefault() is { Length: > 0 } groupList)
+        {
+            // Particle's filter: devices in any of the named groups (comma-separated, full names).
+            var names = groupList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(n => n.ToLowerInvariant()).ToList();
+            var groupIds = db.DeviceGroups.Where(g => g.ProductId == productId && names.Contains(g.Name)).Select(g => g.Id);
+            devices = devices.Where(d => db.DeviceGroupMembers.Any(m => m.DeviceId == d.Id && groupIds.Contains(m.GroupId)));
+        }
         var descending = string.Equals(query["sortDir"].FirstOrDefault(), "desc", StringComparison.OrdinalIgnoreCase);
         devices = (query["sortAttr"].FirstOrDefault() ?? "deviceId") switch
         {

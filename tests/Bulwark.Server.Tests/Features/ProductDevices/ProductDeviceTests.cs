@@ -133,6 +133,15 @@ public class ProductDeviceTests
         Assert.Equal(ids[3], byId.GetProperty("devices").EnumerateArray().Single().GetProperty("id").GetString());
         var desc = await JsonAsync(await client.GetAsync($"/v1/products/{product}/devices?sortAttr=deviceId&sortDir=desc&perPage=1"));
         Assert.Equal(ids[^1], desc.GetProperty("devices")[0].GetProperty("id").GetString());
+        await EnsureSuccessAsync(await client.PutAsJsonAsync($"/v1/products/{product}/devices/{ids[0]}", new { groups = new[] { "alpha" } }));
+        await EnsureSuccessAsync(await client.PutAsJsonAsync($"/v1/products/{product}/devices/{ids[1]}", new { groups = new[] { "alpha", "beta" } }));
+        await EnsureSuccessAsync(await client.PutAsJsonAsync($"/v1/products/{product}/devices/{ids[2]}", new { groups = new[] { "beta" } }));
+        var alpha = await JsonAsync(await client.GetAsync($"/v1/products/{product}/devices?groups=alpha"));
+        Assert.Equal(new[] { ids[0], ids[1] }, alpha.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+        var either = await JsonAsync(await client.GetAsync($"/v1/products/{product}/devices?groups=alpha,beta"));
+        Assert.Equal(new[] { ids[0], ids[1], ids[2] }, either.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+        var none = await JsonAsync(await client.GetAsync($"/v1/products/{product}/devices?groups=gamma"));
+        Assert.Empty(none.GetProperty("devices").EnumerateArray());
         Assert.Equal(400, (int)(await client.GetAsync($"/v1/products/{product}/devices?sortAttr=color")).StatusCode);
         Assert.Equal(400, (int)(await client.GetAsync($"/v1/products/{product}/devices?page=0")).StatusCode);
         var one = await JsonAsync(await client.GetAsync($"/v1/products/{product}/devices/{ids[0]}"));
