@@ -225,3 +225,45 @@ public class DeviceProtectionEndToEndTests
         }
     }
 }
+
+/// <summary>The bulwark-sim local control channel's framing (the USB stand-in the CLI talks to).</summary>
+public class LocalControlServerTests
+{
+    [Fact]
+    public async Task Requests_are_framed_answered_in_order_and_bad_frames_close_only_their_connection()
+    {
+        var seen = new List<(int Type, byte[] Payload)>();
+        await using var server = LocalControlServer.Start((type, payload) =>
+        {
+            lock (seen)
+            {
+                seen.Add((type, payload));
+            }
+            return type == 666 ? throw new InvalidOperationException("boom") : new ControlReply(-type, [.. payload, 0xEE]);
+        });
+        Assert.Equal(IPAddress.Loopback, server.EndPoint.Address);
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(server.EndPoint);
+        var stream = client.GetStream();
+        var first = await LocalControlServer.SendAsync(stream, 76, Array.Empty<byte>());
+        Assert.Equal(-76, first.Result);
+        Assert.Equal(new byte[] { 0xEE }, first.Payload);
+        var second = await LocalControlServer.SendAsync(stream, 77, new byte[] { 1, 2, 3 });
+        Assert.Equal(new byte[] { 1, 2, 3, 0xEE }, second.Payload);
+        // A handler failure is an error reply, not a dropped channel.
+        Assert.Equal(SystemError.InvalidState, (await LocalControlServer.SendAsync(stream, 666, Array.Empty<byte>())).Result);
+        Assert.Equal(-20, (await LocalControlServer.SendAsync(stream, 20, Array.Empty<byte>())).Result);
+
+        // An oversized frame closes that connection without reading it; others carry on.
+        using var greedy = new TcpClient();
+        await greedy.ConnectAsync(server.EndPoint);
+        var header = new byte[] { 0, 1, 0xFF, 0xFF, 0xFF, 0xFF };
+        await greedy.GetStream().WriteAsync(header);
+        var buffer = new byte[8];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, await greedy.GetStream().ReadAsync(buffer, timeout.Token));
+        Assert.Equal(-10, (await LocalControlServer.SendAsync(stream, 10, Array.Empty<byte>())).Result);
+        Assert.Equal(5, seen.Count);
+    }
+}
