@@ -22,6 +22,8 @@ public sealed class AccessTokenAuthenticationHandler(
 {
     public const string SchemeName = "AccessToken";
     public const string TokenIdClaim = "bulwark:token_id";
+    public const string ApiUserClaim = "bulwark:api_user";
+    public const string MfaClaim = "bulwark:mfa";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -41,6 +43,8 @@ public sealed class AccessTokenAuthenticationHandler(
             new Claim(ClaimTypes.NameIdentifier, validated.UserId),
             new Claim(ClaimTypes.Name, validated.Username),
             new Claim(TokenIdClaim, validated.TokenId),
+            new Claim(ApiUserClaim, validated.IsApiUser ? "true" : "false"),
+            new Claim(MfaClaim, validated.MfaEnabled ? "true" : "false"),
         ], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
@@ -60,13 +64,13 @@ public sealed class AccessTokenAuthenticationHandler(
         var db = Context.RequestServices.GetRequiredService<BulwarkDbContext>();
         var row = await db.AccessTokens.AsNoTracking()
             .Where(t => t.TokenHash == hash && t.RevokedAt == null)
-            .Join(db.Users, t => t.UserId, u => u.Id, (t, u) => new { t.Id, t.UserId, u.Username, t.ExpiresAt })
+            .Join(db.Users, t => t.UserId, u => u.Id, (t, u) => new { t.Id, t.UserId, u.Username, t.ExpiresAt, u.IsProgrammatic, u.MfaEnabled })
             .FirstOrDefaultAsync(Context.RequestAborted);
         if (row is null || (row.ExpiresAt is { } expires && expires <= now))
         {
             return null;
         }
-        var validated = new ValidatedToken(row.Id, row.UserId, row.Username, row.ExpiresAt, now);
+        var validated = new ValidatedToken(row.Id, row.UserId, row.Username, row.ExpiresAt, now, row.IsProgrammatic, row.MfaEnabled);
         cache.Add(hash, validated);
         return validated;
     }

@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 
 namespace Bulwark.Server.Features.Auth;
 
-/// <summary>What the server needs to know about a valid token on every request.</summary>
-public sealed record ValidatedToken(string TokenId, string UserId, string Username, DateTime? ExpiresAt, DateTime CachedAt);
+/// <summary>What the server needs to know about a valid token on every request. <paramref name="IsApiUser"/> never
+/// changes for an account; <paramref name="MfaEnabled"/> can, so enabling or disabling MFA evicts the user's entries.</summary>
+public sealed record ValidatedToken(string TokenId, string UserId, string Username, DateTime? ExpiresAt, DateTime CachedAt,
+    bool IsApiUser = false, bool MfaEnabled = false);
 
 /// <summary>Keeps recently validated tokens in memory, keyed by the token's hash, so that validating a
 /// token on every API request costs a SHA-256 and a dictionary probe rather than a database round trip.

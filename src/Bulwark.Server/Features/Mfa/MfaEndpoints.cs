@@ -86,14 +86,12 @@ public static class MfaEndpoints
         }
         await audit.RecordAsync(db, AuditEventType.MfaEnabled, AuditActor.From(context, user.Id, user.Username), user.Id,
             invalidate ? "other tokens revoked" : null, context.RequestAborted);
-        if (invalidate)
-        {
-            cache.EvictUser(user.Id);
-        }
+        cache.EvictUser(user.Id);
         return TypedResults.Json(new MfaConfirmResponse(true, codes), ApiJson.Options);
     }
 
-    private static async Task<IResult> DisableAsync(HttpContext context, BulwarkDbContext db, PasswordHashing hashing, AuditLog audit)
+    private static async Task<IResult> DisableAsync(HttpContext context, BulwarkDbContext db, PasswordHashing hashing, AuditLog audit,
+        AccessTokenCache cache)
     {
         var fields = await RequestFields.ReadAsync(context.Request);
         var user = await db.Users.FirstAsync(u => u.Id == context.User.UserId(), context.RequestAborted);
@@ -112,6 +110,7 @@ public static class MfaEndpoints
         db.RecoveryCodes.RemoveRange(await db.RecoveryCodes.Where(c => c.UserId == user.Id).ToListAsync(context.RequestAborted));
         await audit.RecordAsync(db, AuditEventType.MfaDisabled, AuditActor.From(context, user.Id, user.Username), user.Id,
             cancellationToken: context.RequestAborted);
+        cache.EvictUser(user.Id);
         return TypedResults.Json(new OkResponse(true), ApiJson.Options);
     }
 }
