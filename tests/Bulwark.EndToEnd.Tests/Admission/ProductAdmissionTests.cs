@@ -95,8 +95,16 @@ public class ProductAdmissionTests
         await again.PublishAsync("removed/reading", "5");
         await SentinelAsync(ownerClient, product, "sentinel/3");
         Assert.DoesNotContain("removed/reading", await NamesUntilAsync(productStream, "sentinel/3"));
-        var deniedAgain = await JsonAsync(await ownerClient.GetAsync($"/v1/products/{product}/devices?denied=true"));
-        Assert.Contains(memberId, deniedAgain.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+        // The admission decision is written just after the Hello; wait for it rather than race it.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        List<string?> deniedAgain;
+        do
+        {
+            deniedAgain = (await JsonAsync(await ownerClient.GetAsync($"/v1/products/{product}/devices?denied=true")))
+                .GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("id").GetString()).ToList();
+        }
+        while (!deniedAgain.Contains(memberId) && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
+        Assert.Contains(memberId, deniedAgain);
     }
 
     private static async Task<int> CreateProductAsync(HttpClient client)
