@@ -47,7 +47,7 @@ public static class FlashDeviceCommand
         {
             return verdict;
         }
-        if (!ota.TryFlash(device.Id, bytes, device.OwnerUserId))
+        if (!await ota.TryFlashAsync(device.Id, bytes, device.OwnerUserId, context.RequestAborted))
         {
             return ApiProblem.Create(409, "device_unavailable", "The device is offline or already receiving an update");
         }

@@ -27,6 +27,8 @@ public sealed partial class OtaScheduler(
 
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentTransfers));
     private readonly ConcurrentDictionary<string, byte> _busy = new(StringComparer.Ordinal);
+    // The subset of busy devices that are actually receiving a module (not just being evaluated).
+    private readonly ConcurrentDictionary<string, byte> _transferring = new(StringComparer.Ordinal);
     // Evaluations asked for while one was running for the device: it runs once more when it ends.
     private readonly ConcurrentDictionary<string, byte> _again = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, int), DateTime> _refusalAudited = new();
@@ -63,10 +65,22 @@ public sealed partial class OtaScheduler(
         }
     }
 
-    /// <summary>Development flashing of one binary to one device now; false when the device is offline or busy.</summary>
-    public bool TryFlash(string deviceId, byte[] image, string? ownerUserId)
+    /// <summary>Development flashing of one binary to one device now; false when the device is offline or busy with a
+    /// transfer. A device whose firmware is merely being evaluated (as happens just after it connects) is waited for
+    /// briefly rather than refused.</summary>
+    public async Task<bool> TryFlashAsync(string deviceId, byte[] image, string? ownerUserId, CancellationToken cancellationToken)
     {
-        if (registry.Find(deviceId) is not IFirmwareUpdateLink link || !_busy.TryAdd(deviceId, 0))
+        var deadline = clock.GetUtcNow() + TimeSpan.FromSeconds(10);
+        IFirmwareUpdateLink? link;
+        while ((link = registry.Find(deviceId) as IFirmwareUpdateLink) is not null && !_busy.TryAdd(deviceId, 0))
+        {
+            if (_transferring.ContainsKey(deviceId) || clock.GetUtcNow() > deadline)
+            {
+                return false;
+            }
+            await Task.Delay(50, cancellationToken);
+        }
+        if (link is null)
         {
             return false;
         }
@@ -246,6 +260,19 @@ public sealed partial class OtaScheduler(
     }, link.DeviceId);
 
     private async Task TransferAsync(IFirmwareUpdateLink link, byte[] image, int? productId, int? version, string? ownerUserId)
+    {
+        _transferring[link.DeviceId] = 0;
+        try
+        {
+            await TransferCoreAsync(link, image, productId, version, ownerUserId);
+        }
+        finally
+        {
+            _transferring.TryRemove(link.DeviceId, out _);
+        }
+    }
+
+    private async Task TransferCoreAsync(IFirmwareUpdateLink link, byte[] image, int? productId, int? version, string? ownerUserId)
     {
         await _slots.WaitAsync(link.Closed);
         Interlocked.Increment(ref _running);
