@@ -108,7 +108,10 @@ public sealed partial class OtaScheduler(
                 await protection.OnHelloAsync(db, link.DeviceId, link.Closed);
             }
             var state = await db.DeviceFirmwareStates.FirstOrDefaultAsync(s => s.DeviceId == link.DeviceId, link.Closed);
-            if (state is { OtaStatus: OtaStatus.Applied or OtaStatus.Started, OtaVersion: { } expected })
+            // A transfer whose connection ended just as the device rebooted into the new image is recorded as failed;
+            // the Hello is the proof that counts, so a Hello with the target version settles it as a success.
+            if (state is { OtaStatus: OtaStatus.Applied or OtaStatus.Started or OtaStatus.Failed, OtaVersion: { } expected }
+                && (state.OtaStatus != OtaStatus.Failed || hello.ProductFirmwareVersion == expected))
             {
                 var owner = await OwnerAsync(db, link.DeviceId, link.Closed);
                 if (hello.ProductFirmwareVersion == expected)
