@@ -103,29 +103,9 @@ internal static class ApiUserCommands
         return command;
     }
 
-    private static Command Delete(CliApp app)
-    {
-        var target = new TeamCommands.TeamTarget();
-        var username = UsernameArgument();
-        var command = new Command("delete", "Delete an API user and its token") { username };
-        target.AddTo(command);
-        app.Handle(command, async context =>
-        {
-            var team = target.Resolve(context);
-            using var client = context.CreateAuthenticatedClient();
-            var result = await client.RemoveTeamMemberAsync(team, context.Value(username)!, context.CancellationToken);
-            if (context.Json)
-            {
-                context.WriteJson(result);
-            }
-            else
-            {
-                context.WriteLine($"Deleted API user {context.Value(username)}.");
-            }
-            return ExitCodes.Ok;
-        });
-        return command;
-    }
+    private static Command Delete(CliApp app) =>
+        TeamCommands.RemoveMember(app, "delete", "Delete an API user and its token", UsernameArgument(),
+            (username, _) => $"Deleted API user {username}.");
 
     private static void WriteToken(CliContext context, IReadOnlyList<ApiUserToken>? tokens)
     {

@@ -147,11 +147,17 @@ internal static class TeamCommands
         return command;
     }
 
-    private static Command Remove(CliApp app)
+    private static Command Remove(CliApp app) =>
+        RemoveMember(app, "remove", "Remove a member from the team; their access ends at once", UsernameArgument(),
+            (username, team) => $"Removed {username} from the {team} team.");
+
+    /// <summary>One removal command for people (<c>team remove</c>) and API users (<c>api-user delete</c>): the server
+    /// treats both as team members.</summary>
+    internal static Command RemoveMember(CliApp app, string name, string description, Argument<string> username,
+        Func<string, string, string> doneMessage)
     {
         var target = new TeamTarget();
-        var username = UsernameArgument();
-        var command = new Command("remove", "Remove a member from the team; their access ends at once") { username };
+        var command = new Command(name, description) { username };
         target.AddTo(command);
         app.Handle(command, async context =>
         {
@@ -164,7 +170,7 @@ internal static class TeamCommands
             }
             else
             {
-                context.WriteLine($"Removed {context.Value(username)} from the {team} team.");
+                context.WriteLine(doneMessage(context.Value(username)!, team.ToString()!));
             }
             return ExitCodes.Ok;
         });
