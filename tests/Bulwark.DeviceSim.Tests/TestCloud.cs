@@ -171,10 +171,10 @@ internal sealed class TestConnection : IAsyncDisposable
         {
             while (true)
             {
-                Gen2ReceiveResult result = await _channel.ReceiveAsync();
+                CoapReceiveResult result = await _channel.ReceiveAsync();
                 if (result.Message is null)
                 {
-                    if (result.Error == Gen2FrameError.MalformedCoap)
+                    if (result.Error == CoapChannelError.MalformedCoap)
                     {
                         continue;
                     }

@@ -66,9 +66,9 @@ public class Gen2ChannelTests
         await using var server = new Gen2Channel(pair.Server, Keys(), leaveOpen: true);
         // The device's first frames on the wire, chained from the session IV.
         await pair.Client.WriteAsync(Convert.FromHexString("0010" + PingCipher + "0020" + HelloCipher));
-        Gen2ReceiveResult first = await server.ReceiveAsync();
+        CoapReceiveResult first = await server.ReceiveAsync();
         Assert.Equal(ParticleMessageKind.Ping, ParticleMessageClassifier.Classify(first.Message!));
-        Gen2ReceiveResult second = await server.ReceiveAsync();
+        CoapReceiveResult second = await server.ReceiveAsync();
         Assert.True(second.Succeeded, second.ToString());
         Assert.Equal(ParticleMessageKind.Hello, ParticleMessageClassifier.Classify(second.Message!));
         Assert.Equal(0x08FB, second.Message!.MessageId);
@@ -88,7 +88,7 @@ public class Gen2ChannelTests
 
         for (int i = 0; i < 20; i++)
         {
-            Gen2ReceiveResult atServer = await server.ReceiveAsync();
+            CoapReceiveResult atServer = await server.ReceiveAsync();
             Assert.True(EventMessage.TryParse(atServer.Message!, out EventMessage? evt));
             Assert.Equal("e" + i, evt.Name);
             Assert.Equal(i * 37, evt.Data.Length);
@@ -106,7 +106,7 @@ public class Gen2ChannelTests
         var seen = new HashSet<ushort>();
         for (int i = 0; i < 200; i++)
         {
-            Gen2ReceiveResult result = await device.ReceiveAsync();
+            CoapReceiveResult result = await device.ReceiveAsync();
             Assert.True(result.Succeeded, result.ToString());
             seen.Add(result.Message!.MessageId);
         }
@@ -123,16 +123,16 @@ public class Gen2ChannelTests
     }
 
     [Theory]
-    [InlineData("0000", Gen2FrameError.EmptyFrame)]
-    [InlineData("0011", Gen2FrameError.LengthNotBlockMultiple)]
-    [InlineData("0810", Gen2FrameError.FrameTooLarge)]
-    [InlineData("00", Gen2FrameError.TruncatedFrame)]
-    [InlineData("00205b4ca9c8ffc934a9c5e269ab5914ebd2", Gen2FrameError.TruncatedFrame)]
-    [InlineData("", Gen2FrameError.EndOfStream)]
-    public async Task Bad_frames_are_rejected_with_a_reason_and_fault_the_channel(string wire, Gen2FrameError expected)
+    [InlineData("0000", CoapChannelError.EmptyFrame)]
+    [InlineData("0011", CoapChannelError.LengthNotBlockMultiple)]
+    [InlineData("0810", CoapChannelError.FrameTooLarge)]
+    [InlineData("00", CoapChannelError.TruncatedFrame)]
+    [InlineData("00205b4ca9c8ffc934a9c5e269ab5914ebd2", CoapChannelError.TruncatedFrame)]
+    [InlineData("", CoapChannelError.EndOfStream)]
+    public async Task Bad_frames_are_rejected_with_a_reason_and_fault_the_channel(string wire, CoapChannelError expected)
     {
         await using var channel = new Gen2Channel(new MemoryStream(Convert.FromHexString(wire)), Keys());
-        Gen2ReceiveResult result = await channel.ReceiveAsync();
+        CoapReceiveResult result = await channel.ReceiveAsync();
         Assert.False(result.Succeeded);
         Assert.Equal(expected, result.Error);
         Assert.Equal(expected, (await channel.ReceiveAsync()).Error);
@@ -144,7 +144,7 @@ public class Gen2ChannelTests
         byte[] otherKeys = Keys().ToArray();
         otherKeys[0] ^= 0x80;
         await using var channel = new Gen2Channel(new MemoryStream(Convert.FromHexString("0020" + HelloCipher)), SessionKeys.FromBytes(otherKeys));
-        Assert.Equal(Gen2FrameError.BadPadding, (await channel.ReceiveAsync()).Error);
+        Assert.Equal(CoapChannelError.BadPadding, (await channel.ReceiveAsync()).Error);
     }
 
     [Fact]
@@ -154,8 +154,8 @@ public class Gen2ChannelTests
         string notCoap = Encrypt(cipher, "ff");
         string ping = Encrypt(cipher, PingPlain);
         await using var channel = new Gen2Channel(new MemoryStream(Convert.FromHexString("0010" + notCoap + "0010" + ping)), Keys());
-        Gen2ReceiveResult bad = await channel.ReceiveAsync();
-        Assert.Equal(Gen2FrameError.MalformedCoap, bad.Error);
+        CoapReceiveResult bad = await channel.ReceiveAsync();
+        Assert.Equal(CoapChannelError.MalformedCoap, bad.Error);
         Assert.Equal(CoapDecodeError.TooShort, bad.CoapError);
         Assert.True((await channel.ReceiveAsync()).Succeeded);
     }
@@ -192,7 +192,7 @@ public class Gen2ChannelTests
     {
         byte[] ciphertext = Convert.FromHexString(ciphertextHex);
         var plaintext = new byte[ciphertext.Length];
-        Assert.True(cipher.TryDecrypt(ciphertext, plaintext, out int length, out Gen2FrameError error), error.ToString());
+        Assert.True(cipher.TryDecrypt(ciphertext, plaintext, out int length, out CoapChannelError error), error.ToString());
         return Convert.ToHexStringLower(plaintext.AsSpan(0, length));
     }
 }

@@ -509,16 +509,16 @@ public sealed class VirtualDevice : IAsyncDisposable
         {
             while (true)
             {
-                Gen2ReceiveResult result = await session.Channel.ReceiveAsync(session.Token).ConfigureAwait(false);
+                CoapReceiveResult result = await session.Channel.ReceiveAsync(session.Token).ConfigureAwait(false);
                 if (result.Message is null)
                 {
-                    if (result.Error == Gen2FrameError.MalformedCoap)
+                    if (result.Error == CoapChannelError.MalformedCoap)
                     {
                         // The frame decrypted, so the IV chain is intact; Device OS skips what it cannot parse.
                         continue;
                     }
 
-                    (reason, detail) = result.Error == Gen2FrameError.EndOfStream
+                    (reason, detail) = result.Error == CoapChannelError.EndOfStream
                         ? (DisconnectReason.ConnectionClosed, "The server closed the connection.")
                         : (DisconnectReason.ProtocolError, $"Bad frame from the server: {result}.");
                     break;

@@ -405,7 +405,7 @@ public sealed class ProtocolFuzzer : IDisposable
             return cipher.TryDecrypt(ciphertext, scratch, out _, out _);
         }
 
-        Gen2ReceiveResult result = Gen2Channel.DecodeFrame(cipher, ciphertext);
+        CoapReceiveResult result = Gen2Channel.DecodeFrame(cipher, ciphertext);
         if (result.Message is not null)
         {
             ExerciseParticleParsers(result.Message);
@@ -438,7 +438,7 @@ public sealed class ProtocolFuzzer : IDisposable
         bool any = false;
         for (int frames = 0; frames < 8; frames++)
         {
-            Gen2ReceiveResult result = channel.ReceiveAsync().AsTask().GetAwaiter().GetResult();
+            CoapReceiveResult result = channel.ReceiveAsync().AsTask().GetAwaiter().GetResult();
             if (!result.Succeeded)
             {
                 break;

@@ -17,14 +17,6 @@ public sealed record Gen2ChannelOptions
     public int MaxOutgoingFrameLength { get; init; } = DeviceMaxFrameLength;
 }
 
-/// <summary>One received frame: a CoAP message, or why there is none.</summary>
-public readonly record struct Gen2ReceiveResult(CoapMessage? Message, Gen2FrameError Error, CoapDecodeError CoapError)
-{
-    public bool Succeeded => Message is not null;
-
-    public override string ToString() => Message?.ToString() ?? (CoapError == CoapDecodeError.None ? Error.ToString() : $"{Error} ({CoapError})");
-}
-
 /// <summary>
 /// The encrypted Gen2 message channel over a stream: each CoAP message travels as uint16 BE length ‖ AES-128-CBC ciphertext,
 /// with a separate IV chain per direction (device-protocol.md 1.3).
@@ -33,7 +25,7 @@ public readonly record struct Gen2ReceiveResult(CoapMessage? Message, Gen2FrameE
 /// One reader at a time; any number of concurrent senders (sends are serialised so the IV chain matches wire order).
 /// A frame-level error faults the receive side for good, since the IV chain can no longer be trusted.
 /// </remarks>
-public sealed class Gen2Channel : IAsyncDisposable, IDisposable
+public sealed class Gen2Channel : ICoapChannel, IDisposable
 {
     private const int LengthPrefix = 2;
 
@@ -46,7 +38,7 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
     private readonly byte[] _header = new byte[LengthPrefix];
     private int _messageIdCounter;
     private int _receiving;
-    private Gen2FrameError _receiveFault;
+    private CoapChannelError _receiveFault;
     private bool _sendFaulted;
 
     public Gen2Channel(Stream stream, SessionKeys keys, Gen2ChannelOptions? options = null, bool leaveOpen = false)
@@ -62,11 +54,14 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
         _messageIdCounter = keys.InitialMessageId;
     }
 
+    /// <summary>Gen2 is a byte stream: messages arrive in order and nothing is retransmitted.</summary>
+    public bool IsDatagram => false;
+
     /// <summary>The next CoAP message ID: salt-seeded and pre-incremented, as on the device. Thread-safe.</summary>
     public ushort NextMessageId() => (ushort)Interlocked.Increment(ref _messageIdCounter);
 
     /// <summary>Reads one frame. Returns an error result (never throws) for anything the peer sends; throws on cancellation or I/O failure.</summary>
-    public async ValueTask<Gen2ReceiveResult> ReceiveAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<CoapReceiveResult> ReceiveAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _receiving, 1) != 0)
         {
@@ -75,23 +70,23 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
 
         try
         {
-            if (_receiveFault != Gen2FrameError.None)
+            if (_receiveFault != CoapChannelError.None)
             {
-                return new Gen2ReceiveResult(null, _receiveFault, CoapDecodeError.None);
+                return new CoapReceiveResult(null, _receiveFault, CoapDecodeError.None);
             }
 
-            Gen2ReceiveResult result;
+            CoapReceiveResult result;
             try
             {
                 result = await ReceiveFrameAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                _receiveFault = Gen2FrameError.Interrupted;
+                _receiveFault = CoapChannelError.Interrupted;
                 throw;
             }
 
-            if (result.Error is not (Gen2FrameError.None or Gen2FrameError.MalformedCoap))
+            if (result.Error is not (CoapChannelError.None or CoapChannelError.MalformedCoap))
             {
                 _receiveFault = result.Error;
             }
@@ -144,22 +139,22 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
         }
     }
 
-    private async ValueTask<Gen2ReceiveResult> ReceiveFrameAsync(CancellationToken cancellationToken)
+    private async ValueTask<CoapReceiveResult> ReceiveFrameAsync(CancellationToken cancellationToken)
     {
         int headerRead = await _stream.ReadAtLeastAsync(_header, LengthPrefix, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         if (headerRead == 0)
         {
-            return Failed(Gen2FrameError.EndOfStream);
+            return Failed(CoapChannelError.EndOfStream);
         }
 
         if (headerRead < LengthPrefix)
         {
-            return Failed(Gen2FrameError.TruncatedFrame);
+            return Failed(CoapChannelError.TruncatedFrame);
         }
 
         int length = BinaryPrimitives.ReadUInt16BigEndian(_header);
-        Gen2FrameError lengthError = CheckFrameLength(length, _options.MaxIncomingFrameLength);
-        if (lengthError != Gen2FrameError.None)
+        CoapChannelError lengthError = CheckFrameLength(length, _options.MaxIncomingFrameLength);
+        if (lengthError != CoapChannelError.None)
         {
             return Failed(lengthError);
         }
@@ -170,7 +165,7 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
             int read = await _stream.ReadAtLeastAsync(ciphertext.AsMemory(0, length), length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             if (read < length)
             {
-                return Failed(Gen2FrameError.TruncatedFrame);
+                return Failed(CoapChannelError.TruncatedFrame);
             }
 
             return DecodeFrame(_receiveCipher, ciphertext.AsSpan(0, length));
@@ -182,27 +177,27 @@ public sealed class Gen2Channel : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Checks a frame's length prefix before reading its body.</summary>
-    internal static Gen2FrameError CheckFrameLength(int length, int maxLength) =>
-        length == 0 ? Gen2FrameError.EmptyFrame
-        : length > maxLength ? Gen2FrameError.FrameTooLarge
-        : length % Gen2FrameCipher.BlockLength != 0 ? Gen2FrameError.LengthNotBlockMultiple
-        : Gen2FrameError.None;
+    internal static CoapChannelError CheckFrameLength(int length, int maxLength) =>
+        length == 0 ? CoapChannelError.EmptyFrame
+        : length > maxLength ? CoapChannelError.FrameTooLarge
+        : length % Gen2FrameCipher.BlockLength != 0 ? CoapChannelError.LengthNotBlockMultiple
+        : CoapChannelError.None;
 
     /// <summary>Decrypts and decodes one frame body. The message owns a fresh array sized to the frame, so the pooled ciphertext can go back.</summary>
-    internal static Gen2ReceiveResult DecodeFrame(Gen2FrameCipher cipher, ReadOnlySpan<byte> ciphertext)
+    internal static CoapReceiveResult DecodeFrame(Gen2FrameCipher cipher, ReadOnlySpan<byte> ciphertext)
     {
         var plaintext = new byte[ciphertext.Length];
-        if (!cipher.TryDecrypt(ciphertext, plaintext, out int plaintextLength, out Gen2FrameError error))
+        if (!cipher.TryDecrypt(ciphertext, plaintext, out int plaintextLength, out CoapChannelError error))
         {
             return Failed(error);
         }
 
         return CoapMessage.TryDecode(plaintext.AsMemory(0, plaintextLength), out CoapMessage? message, out CoapDecodeError coapError)
-            ? new Gen2ReceiveResult(message, Gen2FrameError.None, CoapDecodeError.None)
-            : new Gen2ReceiveResult(null, Gen2FrameError.MalformedCoap, coapError);
+            ? new CoapReceiveResult(message, CoapChannelError.None, CoapDecodeError.None)
+            : new CoapReceiveResult(null, CoapChannelError.MalformedCoap, coapError);
     }
 
-    private static Gen2ReceiveResult Failed(Gen2FrameError error) => new(null, error, CoapDecodeError.None);
+    private static CoapReceiveResult Failed(CoapChannelError error) => new(null, error, CoapDecodeError.None);
 
     public void Dispose()
     {

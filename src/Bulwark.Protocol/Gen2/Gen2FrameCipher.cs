@@ -1,28 +1,7 @@
 using System.Security.Cryptography;
+using Bulwark.Protocol.Coap;
 
 namespace Bulwark.Protocol.Gen2;
-
-/// <summary>Why a Gen2 frame was rejected.</summary>
-public enum Gen2FrameError
-{
-    None = 0,
-    /// <summary>The peer closed the connection cleanly between frames.</summary>
-    EndOfStream,
-    /// <summary>The connection ended inside a frame.</summary>
-    TruncatedFrame,
-    /// <summary>A zero length prefix: AES-CBC with PKCS#7 never produces an empty ciphertext.</summary>
-    EmptyFrame,
-    /// <summary>The length is not a multiple of the 16-byte AES block.</summary>
-    LengthNotBlockMultiple,
-    /// <summary>The length exceeds the configured maximum.</summary>
-    FrameTooLarge,
-    /// <summary>The decrypted frame does not end in valid PKCS#7 padding (wrong key or IV, or tampering).</summary>
-    BadPadding,
-    /// <summary>The frame decrypted but is not a valid CoAP message (the channel stays usable).</summary>
-    MalformedCoap,
-    /// <summary>An earlier receive was cancelled or failed mid-frame, so framing is lost.</summary>
-    Interrupted,
-}
 
 /// <summary>
 /// One direction of the Gen2 AES-128-CBC channel (device-protocol.md 1.3): each message is its own CBC run with
@@ -66,18 +45,18 @@ public sealed class Gen2FrameCipher : IDisposable
     /// Decrypts one frame into <paramref name="plaintext"/> (at least the ciphertext's length) and advances the IV chain.
     /// Never throws on hostile input. The IV advances even when the padding is bad, as on the device.
     /// </summary>
-    public bool TryDecrypt(ReadOnlySpan<byte> ciphertext, Span<byte> plaintext, out int plaintextLength, out Gen2FrameError error)
+    public bool TryDecrypt(ReadOnlySpan<byte> ciphertext, Span<byte> plaintext, out int plaintextLength, out CoapChannelError error)
     {
         plaintextLength = 0;
         if (ciphertext.IsEmpty)
         {
-            error = Gen2FrameError.EmptyFrame;
+            error = CoapChannelError.EmptyFrame;
             return false;
         }
 
         if (ciphertext.Length % BlockLength != 0)
         {
-            error = Gen2FrameError.LengthNotBlockMultiple;
+            error = CoapChannelError.LengthNotBlockMultiple;
             return false;
         }
 
@@ -95,12 +74,12 @@ public sealed class Gen2FrameCipher : IDisposable
         int padding = plaintext[written - 1];
         if (padding is < 1 or > BlockLength || !AllEqual(plaintext.Slice(written - padding, padding), (byte)padding))
         {
-            error = Gen2FrameError.BadPadding;
+            error = CoapChannelError.BadPadding;
             return false;
         }
 
         plaintextLength = written - padding;
-        error = Gen2FrameError.None;
+        error = CoapChannelError.None;
         return true;
     }
 

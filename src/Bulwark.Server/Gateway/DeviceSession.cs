@@ -49,7 +49,7 @@ public sealed partial class DeviceSession : IDeviceConnection
         var token = _closed.Token;
         using var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         helloTimeout.CancelAfter(TimeSpan.FromSeconds(Options.HelloTimeoutSeconds));
-        Gen2ReceiveResult first;
+        CoapReceiveResult first;
         try
         {
             first = await _channel.ReceiveAsync(helloTimeout.Token);
@@ -162,7 +162,7 @@ public sealed partial class DeviceSession : IDeviceConnection
     {
         while (!silent.IsCancellationRequested)
         {
-            Gen2ReceiveResult result;
+            CoapReceiveResult result;
             try
             {
                 result = await _channel.ReceiveAsync(silent);
@@ -173,7 +173,7 @@ public sealed partial class DeviceSession : IDeviceConnection
             }
             if (result.Message is not { } message)
             {
-                if (result.Error != Gen2FrameError.EndOfStream)
+                if (result.Error != CoapChannelError.EndOfStream)
                 {
                     await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId,
                         "bad frame: " + result);
