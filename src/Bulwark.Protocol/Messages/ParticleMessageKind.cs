@@ -27,6 +27,8 @@ public enum ParticleMessageKind
     UpdateStartV3,
     UpdateChunkV3,
     UpdateFinishV3,
+    /// <summary>OTA v3 UpdateAck from the device: NON POST /A.</summary>
+    UpdateAckV3,
     /// <summary>An empty ACK (0.00).</summary>
     EmptyAck,
     /// <summary>An RST.</summary>
@@ -83,6 +85,7 @@ public static class ParticleMessageClassifier
                 'S' => ParticleMessageKind.UpdateStartV3,
                 'C' => ParticleMessageKind.UpdateChunkV3,
                 'F' => ParticleMessageKind.UpdateFinishV3,
+                'A' => ParticleMessageKind.UpdateAckV3,
                 _ => ParticleMessageKind.Unknown,
             },
             0x03 => selector switch
