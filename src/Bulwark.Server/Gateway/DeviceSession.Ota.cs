@@ -5,11 +5,13 @@ using Bulwark.Server.Gateway.Ota;
 
 namespace Bulwark.Server.Gateway;
 
-/// <summary>The session's side of OTA v1: what <see cref="FirmwareTransfer"/> sends and receives through.</summary>
+/// <summary>The session's side of OTA: what <see cref="FirmwareTransfer"/> (v1) and <see cref="FirmwareTransferV3"/> send
+/// and receive through.</summary>
 public sealed partial class DeviceSession : IFirmwareUpdateLink
 {
     private HelloPayload? _hello;
     private ChannelWriter<ushort>? _missedChunks;
+    private ChannelWriter<UpdateAck>? _updateAcks;
 
     HelloPayload? IFirmwareUpdateLink.Hello => _hello;
 
@@ -19,6 +21,12 @@ public sealed partial class DeviceSession : IFirmwareUpdateLink
     {
         get => Volatile.Read(ref _missedChunks);
         set => Volatile.Write(ref _missedChunks, value);
+    }
+
+    ChannelWriter<UpdateAck>? IFirmwareUpdateLink.UpdateAcks
+    {
+        get => Volatile.Read(ref _updateAcks);
+        set => Volatile.Write(ref _updateAcks, value);
     }
 
     Task<CoapMessage> IFirmwareUpdateLink.RequestAsync(Func<ushort, byte, CoapMessage> build, CancellationToken cancellationToken) =>
@@ -38,6 +46,15 @@ public sealed partial class DeviceSession : IFirmwareUpdateLink
             {
                 writer.TryWrite(index);
             }
+        }
+    }
+
+    /// <summary>An OTA v3 UpdateAck (NON POST /A); dropped when no v3 transfer is listening.</summary>
+    private void OnUpdateAck(CoapMessage message)
+    {
+        if (Volatile.Read(ref _updateAcks) is { } writer && UpdateAck.TryParse(message, out var ack))
+        {
+            writer.TryWrite(ack);
         }
     }
 }

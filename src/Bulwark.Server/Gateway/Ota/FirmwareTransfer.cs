@@ -24,6 +24,15 @@ internal interface IFirmwareUpdateLink
 
     /// <summary>While set, ChunkMissed indices from the device are written here.</summary>
     ChannelWriter<ushort>? MissedChunks { get; set; }
+
+    /// <summary>While set, the device's OTA v3 UpdateAcks are written here.</summary>
+    ChannelWriter<UpdateAck>? UpdateAcks { get; set; }
+}
+
+/// <summary>One way of moving an image to a device.</summary>
+internal interface IFirmwareSender
+{
+    Task<TransferResult> SendAsync(ReadOnlyMemory<byte> image, CancellationToken cancellationToken);
 }
 
 /// <summary>How one transfer ended.</summary>
@@ -35,8 +44,14 @@ internal sealed record TransferResult(bool Succeeded, string? Error, int ChunksS
 /// <summary>The server side of OTA v1 (device-protocol.md 1.6, 7.4–7.6): UpdateBegin, Chunk with CRC (fast OTA with
 /// indices when the device agrees, else one chunk at a time with ChunkReceived), UpdateDone, resending what ChunkMissed
 /// names. The device's UpdateDone result decides; its next Hello proves the new version.</summary>
-internal sealed class FirmwareTransfer(IFirmwareUpdateLink link, OtaOptions options)
+internal sealed class FirmwareTransfer(IFirmwareUpdateLink link, OtaOptions options) : IFirmwareSender
 {
+    /// <summary>OTA v3 for devices whose Hello says they speak it (flag 0x80; such devices no longer handle v1), else v1.</summary>
+    public static IFirmwareSender For(IFirmwareUpdateLink link, OtaOptions options) =>
+        link.Hello is { } hello && hello.Flags.HasFlag(HelloFlags.OtaProtocolV3)
+            ? new FirmwareTransferV3(link, options)
+            : new FirmwareTransfer(link, options);
+
     private const int MaxMissedRounds = 10;
     private const int MaxChunkRetries = 3;
 
@@ -179,23 +194,6 @@ internal sealed class FirmwareTransfer(IFirmwareUpdateLink link, OtaOptions opti
         catch (JsonException)
         {
             return null;
-        }
-    }
-
-    /// <summary>Spreads chunks to at most N a second per transfer, so one fleet release cannot fill every uplink at once.</summary>
-    private sealed class ChunkPacer(int perSecond)
-    {
-        private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
-        private long _count;
-
-        public Task WaitAsync(CancellationToken cancellationToken)
-        {
-            if (perSecond <= 0)
-            {
-                return Task.CompletedTask;
-            }
-            var due = TimeSpan.FromSeconds((double)++_count / perSecond) - System.Diagnostics.Stopwatch.GetElapsedTime(_start);
-            return due > TimeSpan.Zero ? Task.Delay(due, cancellationToken) : Task.CompletedTask;
         }
     }
 }

@@ -17,6 +17,12 @@ public sealed class OtaOptions
     /// <summary>How long to wait for ChunkMissed after UpdateDone was answered 4.00.</summary>
     public double ChunkMissedWaitSeconds { get; set; } = 5;
 
+    /// <summary>OTA v3: with no new UpdateAck this long, the chunks still unacknowledged are sent again.</summary>
+    public double AckTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>OTA v3: chunks sent ahead of the device's acknowledgements, never more than the window it announces.</summary>
+    public int MaxChunksInFlight { get; set; } = 64;
+
     /// <summary>First retry delay after a failed or interrupted update; doubles per failure up to <see cref="RetryMaxSeconds"/>.</summary>
     public double RetryBaseSeconds { get; set; } = 30;
 

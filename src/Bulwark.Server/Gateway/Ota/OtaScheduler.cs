@@ -291,7 +291,7 @@ public sealed partial class OtaScheduler(
             LogStarted(logger, link.DeviceId, version ?? 0, image.Length);
             try
             {
-                result = await new FirmwareTransfer(link, options).SendAsync(image, link.Closed);
+                result = await FirmwareTransfer.For(link, options).SendAsync(image, link.Closed);
             }
             catch (Exception e) when (e is DeviceRequestException or OperationCanceledException or IOException or ObjectDisposedException)
             {
