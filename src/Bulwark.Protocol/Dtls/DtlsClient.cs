@@ -36,6 +36,7 @@ public sealed class DtlsClient : IAsyncDisposable
     private Socket _socket;
     private DtlsClientHandshake? _handshake;
     private bool _resumed;
+    private DtlsSavedSession? _restored;
     private TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _receiveLoop = Task.CompletedTask;
 
@@ -45,7 +46,7 @@ public sealed class DtlsClient : IAsyncDisposable
         _serverPublicKey = serverPublicKey;
         _server = server;
         _options = options ?? new DtlsClientOptions();
-        _socket = NewSocket();
+        _socket = NewSocket(server);
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
@@ -56,12 +57,17 @@ public sealed class DtlsClient : IAsyncDisposable
 
     /// <summary>
     /// What Device OS keeps in its session store to skip the handshake next time (dtls_session_persist.h): the keys'
-    /// inputs, the CID and the outgoing counter.
+    /// inputs, the CID and the outgoing counter. A resumed session can be saved again, with its counter moved on.
     /// </summary>
     public DtlsSavedSession SaveSession()
     {
         lock (_gate)
         {
+            if (_restored is { } restored)
+            {
+                return restored with { NextWriteSequence = _layer.WriteSequence(1) };
+            }
+
             if (_handshake is not { IsComplete: true, MasterSecret: not null })
             {
                 throw new InvalidOperationException("Only an established session can be saved.");
@@ -74,7 +80,8 @@ public sealed class DtlsClient : IAsyncDisposable
     /// <summary>A client that carries on a saved session from a fresh socket with no handshake, as a rebooted device does.</summary>
     public static DtlsClient Resume(DtlsSavedSession saved, ECDsa deviceKey, ECDsa serverPublicKey, IPEndPoint server, DtlsClientOptions? options = null)
     {
-        var client = new DtlsClient(deviceKey, serverPublicKey, server, options) { _resumed = true };
+        ArgumentNullException.ThrowIfNull(saved);
+        var client = new DtlsClient(deviceKey, serverPublicKey, server, options) { _resumed = true, _restored = saved };
         client._layer.InstallKeys(DtlsPrf.KeyBlock(saved.MasterSecret, saved.ClientRandom, saved.ServerRandom), isServer: false);
         client._layer.SendCid = saved.ConnectionId;
         client._layer.RestoreWriteSequence(saved.NextWriteSequence);
@@ -147,7 +154,7 @@ public sealed class DtlsClient : IAsyncDisposable
         Socket old = _socket;
         lock (_gate)
         {
-            _socket = NewSocket();
+            _socket = NewSocket(_server);
             _layer.SendMovedType = true;
         }
 
@@ -241,10 +248,14 @@ public sealed class DtlsClient : IAsyncDisposable
         }
     }
 
-    private static Socket NewSocket()
+    // A fresh ephemeral port each time, as a device that rebooted or roamed gets one; loopback only for a loopback server.
+    private static Socket NewSocket(IPEndPoint server)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        IPAddress local = IPAddress.IsLoopback(server.Address)
+            ? server.Address
+            : server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+        socket.Bind(new IPEndPoint(local, 0));
         return socket;
     }
 
