@@ -15,6 +15,9 @@ public sealed partial class DeviceSession : IFirmwareUpdateLink
 
     HelloPayload? IFirmwareUpdateLink.Hello => _hello;
 
+    /// <summary>The device's latest Hello on this session; null before it arrived.</summary>
+    internal HelloPayload? Hello => _hello;
+
     CancellationToken IFirmwareUpdateLink.Closed => _closed.Token;
 
     ChannelWriter<ushort>? IFirmwareUpdateLink.MissedChunks

@@ -6,14 +6,17 @@ using Bulwark.Protocol.Gen2;
 using Bulwark.Protocol.Messages;
 using Bulwark.Server.Features.Audit;
 using Bulwark.Server.Features.Events;
+using Bulwark.Server.Features.Products;
 
 namespace Bulwark.Server.Gateway;
 
 /// <summary>One connected device after a successful handshake: reads its messages, answers them, and carries the
-/// API's requests (function calls, variable reads, signal, ping) to it, matched by 1-byte token.</summary>
+/// API's requests (function calls, variable reads, signal, ping) to it, matched by 1-byte token. The same session
+/// serves a Gen2 TCP device (<see cref="Gen2Channel"/>) and a Gen3 UDP/DTLS device (a CoAP datagram channel); where
+/// the two protocols differ it asks <see cref="ICoapChannel.IsDatagram"/>.</summary>
 public sealed partial class DeviceSession : IDeviceConnection
 {
-    private readonly Gen2Channel _channel;
+    private readonly ICoapChannel _channel;
     private readonly GatewayServices _services;
     private readonly CancellationTokenSource _closed;
     private readonly ConcurrentDictionary<byte, TaskCompletionSource<CoapMessage>> _pending = new();
@@ -25,7 +28,7 @@ public sealed partial class DeviceSession : IDeviceConnection
     private int _nextToken;
     private long _lastHeardTicks;
 
-    internal DeviceSession(string deviceId, string? remoteAddress, Gen2Channel channel, GatewayServices services, CancellationToken stopping)
+    internal DeviceSession(string deviceId, string? remoteAddress, ICoapChannel channel, GatewayServices services, CancellationToken stopping)
     {
         DeviceId = deviceId;
         RemoteAddress = remoteAddress;
@@ -43,41 +46,25 @@ public sealed partial class DeviceSession : IDeviceConnection
 
     private GatewayOptions Options => _services.Options;
 
-    /// <summary>Waits for the Hello, answers it, registers the device, then serves it until it goes away.</summary>
-    internal async Task RunAsync()
+    /// <summary>Waits for the Hello, answers it, registers the device, then serves it until it goes away. A UDP device
+    /// that restored a saved DTLS session may skip its Hello (device-protocol.md 2.1): it then runs with
+    /// <paramref name="resumedHello"/>, the Hello it sent on that session before, and its first message is served as
+    /// any other.</summary>
+    internal async Task RunAsync(HelloPayload? resumedHello = null)
     {
         var token = _closed.Token;
-        using var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        helloTimeout.CancelAfter(TimeSpan.FromSeconds(Options.HelloTimeoutSeconds));
-        CoapReceiveResult first;
-        try
+        var hello = resumedHello ?? await ReceiveHelloAsync(token);
+        if (hello is null)
         {
-            first = await _channel.ReceiveAsync(helloTimeout.Token);
-        }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
-        {
-            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId, "no Hello after the handshake");
             return;
         }
-        if (first.Message is not { } helloMessage || ParticleMessageClassifier.Classify(helloMessage) != ParticleMessageKind.Hello
-            || !HelloPayload.TryParse(helloMessage.Payload.Span, out var hello, out _))
-        {
-            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId,
-                "first message was not a valid Hello: " + first);
-            return;
-        }
-        // Device OS drops the connection unless the server Hello arrives within 4 s: answer before any database work.
-        await _channel.SendAsync(ParticleMessages.ServerHello(_channel.NextMessageId()), token);
-        var now = _services.Clock.GetUtcNow().UtcDateTime;
-        _ownerUserId = await _services.Store.RecordHelloAsync(DeviceId, hello, RemoteAddress, now, token);
-        await AdmitAsync(hello, token);
+        await ApplyHelloAsync(hello, token);
         if (_services.Registry.Register(this) is { } replaced)
         {
             await replaced.CloseAsync();
         }
         LogConnected(_services.Logger, DeviceId, RemoteAddress ?? "-", hello.PlatformId, hello.ProductId, hello.SystemVersion ?? 0);
         PublishStatus("online");
-        _hello = hello;
         _services.Ota?.OnHello(this, hello);
         try
         {
@@ -109,6 +96,78 @@ public sealed partial class DeviceSession : IDeviceConnection
         }
     }
 
+    /// <summary>Reads the device's first message, which must be a valid Hello naming this device, and answers it in time.
+    /// Null (after auditing why) when the device is refused.</summary>
+    private async Task<HelloPayload?> ReceiveHelloAsync(CancellationToken token)
+    {
+        using var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        helloTimeout.CancelAfter(TimeSpan.FromSeconds(Options.HelloTimeoutSeconds));
+        CoapReceiveResult first;
+        try
+        {
+            first = await _channel.ReceiveAsync(helloTimeout.Token);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId, "no Hello after the handshake");
+            return null;
+        }
+        if (first.Message is not { } helloMessage || ParticleMessageClassifier.Classify(helloMessage) != ParticleMessageKind.Hello
+            || !HelloPayload.TryParse(helloMessage.Payload.Span, out var hello, out _))
+        {
+            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId,
+                "first message was not a valid Hello: " + first);
+            return null;
+        }
+        return await AnswerHelloAsync(helloMessage, hello, token) ? hello : null;
+    }
+
+    /// <summary>Answers a Hello as the transport requires, before any database work (Device OS gives up after 4 s).
+    /// Over UDP the Hello carries the device ID, which must name the device whose key completed the DTLS handshake:
+    /// one device's key cannot speak for another.</summary>
+    private async Task<bool> AnswerHelloAsync(CoapMessage helloMessage, HelloPayload hello, CancellationToken token)
+    {
+        if (!_channel.IsDatagram)
+        {
+            await _channel.SendAsync(ParticleMessages.ServerHello(_channel.NextMessageId()), token);
+            return true;
+        }
+        if (hello.DeviceId is not { } claimed || !string.Equals(claimed.ToString(), DeviceId, StringComparison.OrdinalIgnoreCase))
+        {
+            await _channel.SendAsync(ParticleMessages.Reset(helloMessage.MessageId), token);
+            await _services.Refusals.RecordAsync(AuditEventType.DeviceProtocolViolation, RemoteAddress, DeviceId,
+                $"Hello names device {hello.DeviceId?.ToString() ?? "(none)"}, but the handshake was made with the key of {DeviceId}");
+            return false;
+        }
+        await AckIfConfirmableAsync(helloMessage, token);
+        return true;
+    }
+
+    /// <summary>Records what a Hello says (versions, product, platform) and decides admission and updates from it.</summary>
+    private async Task ApplyHelloAsync(HelloPayload hello, CancellationToken token)
+    {
+        var now = _services.Clock.GetUtcNow().UtcDateTime;
+        Volatile.Write(ref _ownerUserId, await _services.Store.RecordHelloAsync(DeviceId, hello, RemoteAddress, now, token));
+        await AdmitAsync(hello, token);
+        _hello = hello;
+    }
+
+    /// <summary>A UDP device that restored its session sends a new Hello without a new handshake when its firmware
+    /// changed (after an OTA, for instance): the same session carries on with the new facts.</summary>
+    private async Task OnHelloDuringSessionAsync(CoapMessage message, CancellationToken token)
+    {
+        if (!_channel.IsDatagram || !HelloPayload.TryParse(message.Payload.Span, out var hello, out _))
+        {
+            await AckIfConfirmableAsync(message, token);
+            return;
+        }
+        if (await AnswerHelloAsync(message, hello, token))
+        {
+            await ApplyHelloAsync(hello, token);
+            _services.Ota?.OnHello(this, hello);
+        }
+    }
+
     private async Task ReceiveLoopAsync(CancellationToken token)
     {
         using var silent = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -129,8 +188,12 @@ public sealed partial class DeviceSession : IDeviceConnection
     /// arrives within 10 s of that is <paramref name="silent"/> cancelled.</summary>
     private async Task WatchIdleAsync(CancellationTokenSource silent)
     {
-        var idle = TimeSpan.FromSeconds(Options.IdleTimeoutSeconds);
-        var probe = TimeSpan.FromSeconds(Math.Min(Options.IdleTimeoutSeconds, 10));
+        var idleSeconds = !_channel.IsDatagram ? Options.IdleTimeoutSeconds
+            : Platforms.Find(_hello?.PlatformId ?? -1)?.Cellular == true ? Options.UdpCellularIdleTimeoutSeconds
+            : Options.UdpIdleTimeoutSeconds;
+        var idle = TimeSpan.FromSeconds(idleSeconds);
+        // Over UDP the ping itself is retransmitted (a lost datagram is normal), so the answer may take longer.
+        var probe = TimeSpan.FromSeconds(Math.Min(idleSeconds, _channel.IsDatagram ? 30 : 10));
         var clock = _services.Clock;
         try
         {
@@ -232,7 +295,7 @@ public sealed partial class DeviceSession : IDeviceConnection
                 await RecordDescribeAsync(message, token);
                 return true;
             case ParticleMessageKind.Hello:
-                await AckIfConfirmableAsync(message, token);
+                await OnHelloDuringSessionAsync(message, token);
                 return true;
             case ParticleMessageKind.Goodbye:
                 await AckIfConfirmableAsync(message, token);
@@ -242,6 +305,9 @@ public sealed partial class DeviceSession : IDeviceConnection
             case ParticleMessageKind.ChunkMissed:
                 await AckIfConfirmableAsync(message, token);
                 OnChunkMissed(message);
+                return true;
+            case ParticleMessageKind.UpdateAckV3:
+                OnUpdateAck(message);
                 return true;
             default:
                 // Unknown or server-only messages: refuse them politely rather than drop a working device.

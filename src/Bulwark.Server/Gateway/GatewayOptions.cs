@@ -6,8 +6,8 @@ public sealed class GatewayOptions
     /// <summary>Set false to run the API without accepting device connections.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Run the Gen3 UDP/DTLS listener too (Gateway/Udp); off until it carries the CoAP device protocol.</summary>
-    public bool UdpEnabled { get; set; }
+    /// <summary>Run the Gen3 UDP/DTLS listener (Gateway/Udp) next to the Gen2 TCP one.</summary>
+    public bool UdpEnabled { get; set; } = true;
 
     /// <summary>Address the UDP listener binds.</summary>
     public string UdpHost { get; set; } = "127.0.0.1";
@@ -32,6 +32,16 @@ public sealed class GatewayOptions
 
     /// <summary>A device pings after 15 s without hearing from us; silence longer than this means it is gone.</summary>
     public double IdleTimeoutSeconds { get; set; } = 45;
+
+    /// <summary>UDP devices on Wi-Fi or Ethernet send a keep-alive ping every 25 s; silence longer than this means it is gone.</summary>
+    public double UdpIdleTimeoutSeconds { get; set; } = 90;
+
+    /// <summary>Cellular UDP devices ping only every 23 minutes (to save data); silence longer than this means it is gone.</summary>
+    public double UdpCellularIdleTimeoutSeconds { get; set; } = 1500;
+
+    /// <summary>A UDP session (DTLS keys under one CID) older than this is renewed: when the device next resumes it,
+    /// the cloud sends KeyChange and the device makes a full handshake (device-protocol.md 2.1).</summary>
+    public double UdpSessionMaxAgeHours { get; set; } = 24 * 7;
 
     /// <summary>How long an API function call or variable read waits for the device.</summary>
     public double RequestTimeoutSeconds { get; set; } = 20;

@@ -38,6 +38,10 @@ public sealed class BulwarkTestServer : IAsyncDisposable
     /// <summary>The device gateway's bound TCP port (Gen2 devices connect here).</summary>
     public int GatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.DeviceGateway>().TcpPort.GetAwaiter().GetResult();
 
+    /// <summary>The device gateway's bound UDP port (Gen3 devices connect here over DTLS).</summary>
+    public int UdpGatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.Udp.UdpDeviceGateway>().Server?.LocalEndPoint.Port
+        ?? throw new InvalidOperationException("The UDP gateway is off in this server's settings");
+
     /// <summary>Starts a server. <paramref name="settings"/> are configuration overrides such as
     /// <c>["Bulwark:Signup"] = "closed"</c>.</summary>
     public static async Task<BulwarkTestServer> StartAsync(string provider = TestDatabase.Sqlite,
@@ -52,6 +56,7 @@ public sealed class BulwarkTestServer : IAsyncDisposable
             ["Bulwark:LoginThrottle:AddressFailureLimit"] = "1000",
             // A free port per server, so test servers never collide on the device port.
             ["Bulwark:Gateway:TcpPort"] = "0",
+            ["Bulwark:Gateway:UdpPort"] = "0",
         };
         if (provider == TestDatabase.Postgres)
         {

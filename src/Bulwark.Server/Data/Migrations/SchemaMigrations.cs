@@ -519,5 +519,14 @@ public static class SchemaMigrations
                 );
                 CREATE UNIQUE INDEX ix_device_os_modules_identity ON device_os_modules (platform_id, function, module_index, version);
                 """),
+        // The UDP gateway finds a device by the raw EC key it presents in the DTLS handshake; provisioning stores that
+        // key as the PEM of its SPKI, so an index on the PEM makes the lookup exact and cheap.
+        new(8, "devices_ec_key_index",
+            Sqlite: """
+                CREATE INDEX ix_devices_ec_public_key_pem ON devices (ec_public_key_pem);
+                """,
+            Postgres: """
+                CREATE INDEX ix_devices_ec_public_key_pem ON devices (ec_public_key_pem);
+                """),
     ];
 }
