@@ -30,7 +30,7 @@ public enum VirtualDeviceState
 /// them quick. Public methods are thread-safe. Things the cloud sends surface as <see cref="DeviceNotification"/>s, both
 /// through <see cref="Notified"/> and the bounded <see cref="Notifications"/> channel.
 /// </remarks>
-public sealed class VirtualDevice : IAsyncDisposable
+public sealed partial class VirtualDevice : IAsyncDisposable
 {
     /// <summary>Device OS limits function, variable and event names to 64 characters.</summary>
     public const int MaxNameLength = 64;
@@ -546,6 +546,7 @@ public sealed class VirtualDevice : IAsyncDisposable
     {
         session.TryClose(session.Reason, session.Detail);
         _ota.Abort();
+        AbortOtaV3();
         if (session.KeepaliveLoop is { } keepalive)
         {
             await keepalive.ConfigureAwait(false);
@@ -623,7 +624,7 @@ public sealed class VirtualDevice : IAsyncDisposable
                     continue;
                 }
 
-                if (_ota.InProgress)
+                if (OtaInProgress)
                 {
                     // Device OS sends no pings during an OTA (device-protocol.md 7.8).
                     await Task.Delay(interval, _time, session.Token).ConfigureAwait(false);
@@ -651,7 +652,8 @@ public sealed class VirtualDevice : IAsyncDisposable
 
     private async ValueTask HandleAsync(Session session, CoapMessage message)
     {
-        switch (ParticleMessageClassifier.Classify(message))
+        ParticleMessageKind kind = RouteOta(ParticleMessageClassifier.Classify(message));
+        switch (kind)
         {
             case ParticleMessageKind.Hello:
                 session.ServerHello.TrySetResult();
@@ -660,6 +662,8 @@ public sealed class VirtualDevice : IAsyncDisposable
                 await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
                 break;
             case ParticleMessageKind.EmptyAck:
+                OnEmptyAck(session, message);
+                break;
             case ParticleMessageKind.Reset:
                 break;
             case ParticleMessageKind.Response:
@@ -689,6 +693,9 @@ public sealed class VirtualDevice : IAsyncDisposable
                 break;
             case ParticleMessageKind.UpdateDone:
                 await FinishUpdateAsync(session, message).ConfigureAwait(false);
+                break;
+            case ParticleMessageKind.UpdateStartV3 or ParticleMessageKind.UpdateChunkV3 or ParticleMessageKind.UpdateFinishV3:
+                await HandleOtaV3Async(session, kind, message).ConfigureAwait(false);
                 break;
             default:
                 if (message.Type == CoapMessageType.Confirmable)
@@ -870,6 +877,12 @@ public sealed class VirtualDevice : IAsyncDisposable
             return;
         }
 
+        ApplyModule(session, module);
+    }
+
+    /// <summary>What the gcc HAL does with a validated module (OTA v1 and v3 alike): record its version, then "reset".</summary>
+    private void ApplyModule(Session session, ParsedModule module)
+    {
         if (module.Function == ModuleFunction.SystemPart)
         {
             _systemVersion = module.Version;

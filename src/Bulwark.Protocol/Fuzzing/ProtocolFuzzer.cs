@@ -120,6 +120,11 @@ public sealed class ProtocolFuzzer : IDisposable
             ParticleMessages.ChunkMissed(CoapMessageType.NonConfirmable, 14, [1, 2, 3]).ToArray(),
             ParticleMessages.Signal(15, 1, true).ToArray(),
             ParticleMessages.KeyChange(16, 1).ToArray(),
+            new UpdateStartRequest(70000, 512, Bytes(OtaV3.Sha256Length), DiscardData: true).ToMessage(18, Bytes(1)).ToArray(),
+            new UpdateStartResponse(256, 1024).ToMessage(CoapMessageType.Confirmable, 19, Bytes(1)).ToArray(),
+            new UpdateChunkRequest(300, Bytes(40)).ToMessage(20).ToArray(),
+            new UpdateFinishRequest(CancelUpdate: true, DiscardData: true).ToMessage(21, Bytes(1)).ToArray(),
+            UpdateAck.Create(3, [5, 40, 70]).ToMessage(22).ToArray(),
             new CoapMessage(CoapMessageType.Confirmable, CoapCode.Post, 17, Bytes(8),
                 [CoapOption.FromString(CoapOptionNumber.UriPath, "C"), CoapOption.FromFixedUInt(CoapOptionNumber.OtaChunkIndex, 5, 2), new CoapOption(CoapOptionNumber.NoResponse, Bytes(1))], Bytes(30)).ToArray(),
         ];
@@ -256,7 +261,25 @@ public sealed class ProtocolFuzzer : IDisposable
             case ParticleMessageKind.UpdateBegin:
                 UpdateBeginParameters.TryParse(message.Payload.Span, out _);
                 break;
+            case ParticleMessageKind.UpdateStartV3:
+                UpdateStartRequest.TryParse(message, 1024, out _, out _);
+                break;
+            case ParticleMessageKind.UpdateChunkV3:
+                UpdateChunkRequest.TryParse(message, out _, out _);
+                break;
+            case ParticleMessageKind.UpdateFinishV3:
+                UpdateFinishRequest.TryParse(message, out _, out _);
+                break;
+            case ParticleMessageKind.UpdateAckV3:
+                if (UpdateAck.TryParse(message, out UpdateAck? ack))
+                {
+                    _ = ack.SelectivelyAcknowledged;
+                }
+
+                break;
             case ParticleMessageKind.Response:
+                UpdateStartResponse.TryParse(message, out _);
+                OtaV3Diagnostic.TryParse(message.Payload.Span, out _);
                 ParticleMessages.TryReadFunctionReturn(message, out _);
                 ParticleMessages.TryReadTimeResponse(message, out _);
                 _ = ParticleMessages.GetPayloadText(message);

@@ -4,6 +4,7 @@ using Bulwark.DeviceSim.Devices;
 using Bulwark.Firmware;
 using Bulwark.Protocol.Keys;
 using Bulwark.Server.Tests.Infrastructure;
+using static Bulwark.EndToEnd.Tests.Ota.OtaWaits;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
 namespace Bulwark.EndToEnd.Tests.Ota;
@@ -11,13 +12,11 @@ namespace Bulwark.EndToEnd.Tests.Ota;
 /// <summary>Releases delivered over OTA v1 to bulwark-sim virtual devices through the real gateway.</summary>
 public class OtaReleaseTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Group_release_moves_only_that_group_product_default_moves_the_rest_locked_and_development_stay()
     {
         await using var server = await StartAsync(settings: new Dictionary<string, string?> { ["Bulwark:Ota:RetryBaseSeconds"] = "1" });
-        var world = await World.CreateAsync(server);
+        var world = await OtaWorld.CreateAsync(server);
         foreach (var v in new[] { 1, 2, 3 })
         {
             await world.UploadAsync(v);
@@ -71,7 +70,7 @@ public class OtaReleaseTests
     public async Task A_quarantined_device_gets_no_product_firmware_until_it_is_approved_and_then_at_once()
     {
         await using var server = await StartAsync(settings: new Dictionary<string, string?> { ["Bulwark:Ota:RetryBaseSeconds"] = "1" });
-        var world = await World.CreateAsync(server);
+        var world = await OtaWorld.CreateAsync(server);
         await world.UploadAsync(1, systemVersion: 3000);
         await world.UploadAsync(2, systemVersion: 3000);
         await world.PutAsync("firmware/release", new { version = 2, product_default = true });
@@ -98,7 +97,7 @@ public class OtaReleaseTests
             ["Bulwark:Ota:RetryBaseSeconds"] = "1",
             ["Bulwark:Ota:MaxChunksPerSecond"] = "200",
         });
-        var world = await World.CreateAsync(server);
+        var world = await OtaWorld.CreateAsync(server);
         await world.UploadAsync(1);
         await world.UploadAsync(2, dataSize: 60_000);
         var device = await world.AddDeviceAsync();
@@ -116,115 +115,6 @@ public class OtaReleaseTests
         var done = await WaitForAsync(() => world.FirmwareUpdateAsync(device), s => s?.GetProperty("status").GetString() == "success");
         Assert.Equal(2, done!.Value.GetProperty("version").GetInt32());
         await device.DisposeAsync();
-    }
-
-    private static async Task WaitForVersionAsync(VirtualDevice device, int version)
-    {
-        await WaitForAsync(() => Task.FromResult(device.IsConnected && device.ProductFirmwareVersion == version), ok => ok);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-            {
-                return value;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Still {value} after {Patience}");
-            }
-            await Task.Delay(50);
-        }
-    }
-
-    /// <summary>A product on platform 6 (the simulator's Photon), its owner, and provisioned devices.</summary>
-    private sealed class World
-    {
-        private readonly BulwarkTestServer _server;
-        private readonly HttpClient _client;
-        private readonly ServerPublicKey _serverKey;
-
-        private World(BulwarkTestServer server, HttpClient client, ServerPublicKey serverKey, int productId)
-        {
-            _server = server;
-            _client = client;
-            _serverKey = serverKey;
-            ProductId = productId;
-        }
-
-        public int ProductId { get; }
-
-        public static async Task<World> CreateAsync(BulwarkTestServer server)
-        {
-            var user = await server.CreateUserAsync();
-            var client = server.CreateClient(user.Token);
-            var serverKey = ServerPublicKey.FromPem((await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!);
-            var product = await client.PostAsJsonAsync("/v1/user/products", new { product = new { name = "Ota " + Guid.NewGuid().ToString("N")[..8], platform_id = 6 } });
-            await EnsureSuccessAsync(product);
-            return new World(server, client, serverKey, (await JsonAsync(product)).GetProperty("product").GetProperty("id").GetInt32());
-        }
-
-        public async Task UploadAsync(int version, int dataSize = 1024, ushort systemVersion = 6200)
-        {
-            var binary = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
-            {
-                PlatformId = 6,
-                ProductId = (ushort)ProductId,
-                ProductVersion = (ushort)version,
-                Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, systemVersion),
-                DataSize = dataSize,
-                Seed = version,
-            });
-            using var form = new MultipartFormDataContent
-            {
-                { new ByteArrayContent(binary), "binary", "firmware.bin" },
-                { new StringContent(version.ToString(CultureInfo.InvariantCulture)), "version" },
-                { new StringContent("v" + version), "title" },
-            };
-            await EnsureSuccessAsync(await _client.PostAsync($"/v1/products/{ProductId}/firmware", form));
-        }
-
-        public async Task<VirtualDevice> AddDeviceAsync(bool preAdd = true, ushort systemVersion = 6200)
-        {
-            var identity = DeviceIdentity.Generate();
-            var id = identity.Id.ToString();
-            await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetPublicKeyPem(), algorithm = "rsa" }));
-            if (preAdd)
-            {
-                await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/products/{ProductId}/devices", new { id }));
-            }
-            return new VirtualDevice(identity, _serverKey, "127.0.0.1", _server.GatewayPort, new VirtualDeviceOptions
-            {
-                PlatformId = 6,
-                ProductId = (ushort)ProductId,
-                ProductFirmwareVersion = 1,
-                SystemVersion = systemVersion,
-                NotificationCapacity = 0,
-            });
-        }
-
-        public Task PutDeviceAsync(VirtualDevice device, object body) => PutAsync($"devices/{device.Id}", body);
-
-        public async Task<System.Text.Json.JsonElement?> FirmwareUpdateAsync(VirtualDevice device)
-        {
-            var json = await GetAsync($"devices/{device.Id}/firmware");
-            return json.TryGetProperty("firmware_update", out var f) && f.ValueKind == System.Text.Json.JsonValueKind.Object ? f : null;
-        }
-
-        public async Task<System.Text.Json.JsonElement> GetAsync(string path)
-        {
-            var response = await _client.GetAsync($"/v1/products/{ProductId}/{path}");
-            await EnsureSuccessAsync(response);
-            return await JsonAsync(response);
-        }
-
-        public async Task PostAsync(string path, object body) => await EnsureSuccessAsync(await _client.PostAsJsonAsync($"/v1/products/{ProductId}/{path}", body));
-
-        public async Task PutAsync(string path, object body) => await EnsureSuccessAsync(await _client.PutAsJsonAsync($"/v1/products/{ProductId}/{path}", body));
     }
 }
 
