@@ -19,7 +19,7 @@ public sealed class KeyFilesTests : IDisposable
         IReadOnlyList<DeviceIdentity> loaded = DeviceKeyStore.Load(_directory.FullName);
         using JsonDocument manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_directory.FullName, DeviceKeyStore.JsonManifestName)));
         JsonElement devices = manifest.RootElement.GetProperty("devices");
-        string[] manifestIds = devices.EnumerateArray().Select(e => e.GetProperty("id").GetString()!).ToArray();
+        string[] manifestIds = devices.EnumerateArray().Where(e => e.GetProperty("algorithm").GetString() == "rsa").Select(e => e.GetProperty("id").GetString()!).ToArray();
 
         Assert.Equal(generated.Select(g => g.Id.ToString()).Order(), loaded.Select(l => l.Id.ToString()).Order());
         Assert.Equal(manifestIds, loaded.Select(l => l.Id.ToString()));
@@ -29,12 +29,23 @@ public sealed class KeyFilesTests : IDisposable
             Assert.True(der.Length <= DevicePrivateKey.MaxDerLength);
             Assert.Equal(0x30, der[0]);
             Assert.Equal(der, identity.PrivateKeyDer.ToArray());
-            JsonElement entry = devices.EnumerateArray().Single(e => e.GetProperty("id").GetString() == identity.Id.ToString());
-            Assert.Equal(identity.GetPublicKeyPem(), entry.GetProperty("publicKey").GetString());
-            Assert.Equal("rsa", entry.GetProperty("algorithm").GetString());
+            JsonElement[] entries = devices.EnumerateArray().Where(e => e.GetProperty("id").GetString() == identity.Id.ToString()).ToArray();
+            Assert.Equal(["rsa", "ecc"], entries.Select(e => e.GetProperty("algorithm").GetString()));
+            Assert.Equal(identity.GetPublicKeyPem(), entries[0].GetProperty("publicKey").GetString());
+            Assert.Equal(identity.GetEcPublicKeyPem(), entries[1].GetProperty("publicKey").GetString());
+            byte[] ecDer = File.ReadAllBytes(Path.Combine(_directory.FullName, identity.Id + ".ec.der"));
+            Assert.Equal(ecDer, identity.EcPrivateKeyDer.ToArray());
+            using (var ec = System.Security.Cryptography.ECDsa.Create())
+            {
+                ec.ImportECPrivateKey(ecDer, out int read);
+                Assert.Equal(ecDer.Length, read);
+                Assert.Equal(256, ec.KeySize);
+            }
+
             if (!OperatingSystem.IsWindows())
             {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory.FullName, identity.Id + ".der")));
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory.FullName, identity.Id + ".ec.der")));
             }
         }
 
@@ -51,6 +62,24 @@ public sealed class KeyFilesTests : IDisposable
 
         Assert.Equal(first.Select(i => i.Id), again.Take(2).Select(i => i.Id));
         Assert.Equal(3, again.Select(i => i.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task LoadOrGenerate_GivesDevicesFromBeforeEcKeysAnEcKey_AndListsItInTheManifest()
+    {
+        await DeviceKeyStore.GenerateAsync(_directory.FullName, 2);
+        foreach (string ecFile in Directory.EnumerateFiles(_directory.FullName, "*.ec.der"))
+        {
+            File.Delete(ecFile);
+        }
+
+        Assert.All(DeviceKeyStore.Load(_directory.FullName), identity => Assert.False(identity.HasEcKey));
+        IReadOnlyList<DeviceIdentity> loaded = await DeviceKeyStore.LoadOrGenerateAsync(_directory.FullName, 2);
+
+        Assert.All(loaded, identity => Assert.True(identity.HasEcKey));
+        Assert.Equal(loaded.Select(i => i.EcPrivateKeyDer.ToArray()), DeviceKeyStore.Load(_directory.FullName).Select(i => i.EcPrivateKeyDer.ToArray()));
+        string json = File.ReadAllText(Path.Combine(_directory.FullName, DeviceKeyStore.JsonManifestName));
+        Assert.All(loaded, identity => Assert.Contains(identity.GetEcPublicKeyPem().ReplaceLineEndings("\\n"), json, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -65,6 +65,35 @@ public sealed class SimCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_Udp_ConnectsOverDtlsWithTheEcKeys_HelloCarriesTheId_AndPublishesCon()
+    {
+        CancellationToken timeout = TestSupport.Timeout(60);
+        await using TestDtlsCloud cloud = TestDtlsCloud.Start();
+        int code = await RunAsync("keys", "generate", "--out", KeysPath, "--count", "1");
+        DeviceIdentity identity = DeviceKeyStore.Load(KeysPath).Single();
+        cloud.Register(identity);
+
+        string blob = WriteFile("server-udp.der", ServerKeyBlob.ForUdp(TestDtlsCloud.ServerPublicKeySpki, cloud.Host, cloud.Port));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(timeout);
+        Task<int> run = RunAsync(stop.Token, "run", "--transport", "udp", "--server-key", blob, "--keys", KeysPath, "--platform", "12",
+            "--publish-every", "0.2", "--event", "cli/tick");
+
+        TestConnection connection = await cloud.AcceptAsync(timeout);
+        CoapMessage hello = await connection.ReceiveAsync(ParticleMessageKind.Hello, timeout);
+        CoapMessage evt = await connection.ReceiveAsync(m => ParticleMessageClassifier.Classify(m) == ParticleMessageKind.Event && m.GetUriPath() == "/E/cli/tick", timeout);
+        await stop.CancelAsync();
+
+        Assert.Equal(SimExitCodes.Ok, code);
+        Assert.Equal(SimExitCodes.Ok, await run.WaitAsync(TestSupport.Timeout(30)));
+        Assert.True(HelloPayload.TryParse(hello.Payload.Span, out HelloPayload? parsed, out _));
+        Assert.Equal((identity.Id, (ushort)12), (parsed.DeviceId, parsed.PlatformId));
+        Assert.Equal(CoapMessageType.Confirmable, evt.Type);
+        await connection.ReceiveAsync(ParticleMessageKind.Goodbye, timeout);
+        Assert.Contains("over UDP/DTLS", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("connected 1/1", _out.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_AgainstAClosedPort_ExitsUnreachable()
     {
         await DeviceKeyStore.GenerateAsync(KeysPath, 1);

@@ -87,7 +87,7 @@ internal sealed class TestCloud : IAsyncDisposable
                     return;
                 }
 
-                var connection = new TestConnection(socket, new Gen2Channel(stream, result.SessionKeys!), result);
+                var connection = new TestConnection(new Gen2Channel(stream, result.SessionKeys!), result.DeviceId!.Value, result, () => ShutDown(socket));
                 _connections.Add(connection);
                 if (SendHello)
                 {
@@ -96,6 +96,18 @@ internal sealed class TestCloud : IAsyncDisposable
 
                 _accepted.Writer.TryWrite(connection);
             });
+        }
+    }
+
+    // Like a real cloud: once the device has finished (Goodbye then FIN), close our side too.
+    private static void ShutDown(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
         }
     }
 
@@ -113,30 +125,46 @@ internal sealed class TestCloud : IAsyncDisposable
     }
 }
 
-/// <summary>One device session as the test cloud sees it: every received message is queued in order.</summary>
+/// <summary>One device session as the test cloud sees it (TCP, or one DTLS session for <see cref="TestDtlsCloud"/>): every
+/// received message is queued in order.</summary>
 internal sealed class TestConnection : IAsyncDisposable
 {
-    private readonly Socket _socket;
-    private readonly Gen2Channel _channel;
+    private readonly ICoapChannel _channel;
+    private readonly Gen2ServerHandshakeResult? _handshake;
+    private readonly Action _ended;
     private readonly Channel<CoapMessage> _received = Channel.CreateUnbounded<CoapMessage>();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _readLoop;
     private int _nextToken = 0x40;
 
-    public TestConnection(Socket socket, Gen2Channel channel, Gen2ServerHandshakeResult handshake)
+    /// <param name="ended">Runs when the channel ends or the test closes the connection (TCP: shut the socket down).</param>
+    public TestConnection(ICoapChannel channel, DeviceId deviceId, Gen2ServerHandshakeResult? handshake, Action ended)
     {
-        _socket = socket;
         _channel = channel;
-        Handshake = handshake;
+        _handshake = handshake;
+        _ended = ended;
+        DeviceId = deviceId;
         _readLoop = Task.Run(ReadLoopAsync);
     }
 
-    public Gen2ServerHandshakeResult Handshake { get; }
+    /// <summary>TCP only: the server handshake's result.</summary>
+    public Gen2ServerHandshakeResult Handshake => _handshake ?? throw new InvalidOperationException("A UDP connection has no Gen2 handshake.");
 
-    public DeviceId DeviceId => Handshake.DeviceId!.Value;
+    public DeviceId DeviceId { get; }
+
+    /// <summary>UDP: the server's DTLS session (by CID) this connection runs on.</summary>
+    public Bulwark.Protocol.Dtls.DtlsSession? DtlsSession { get; init; }
+
+    /// <summary>Every message received, in order, including those <see cref="ReceiveAsync(CancellationToken)"/> skipped.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<CoapMessage> Log { get; } = new();
+
+    /// <summary>UDP: answers a CON from the device before the test sees it; returns null to leave it unanswered.</summary>
+    public Func<CoapMessage, CoapMessage?>? Answer { get; set; }
 
     /// <summary>Completes when the device closes the connection (or sends garbage).</summary>
     public Task Closed => _closed.Task;
+
+    public ICoapChannel CoapChannel => _channel;
 
     public ushort NextMessageId() => _channel.NextMessageId();
 
@@ -182,6 +210,12 @@ internal sealed class TestConnection : IAsyncDisposable
                     break;
                 }
 
+                Log.Enqueue(result.Message);
+                if (result.Message.Type == CoapMessageType.Confirmable && Answer?.Invoke(result.Message) is { } answer)
+                {
+                    await _channel.SendAsync(answer);
+                }
+
                 _received.Writer.TryWrite(result.Message);
             }
         }
@@ -190,15 +224,7 @@ internal sealed class TestConnection : IAsyncDisposable
         }
         finally
         {
-            // Like a real cloud: once the device has finished (Goodbye then FIN), close our side too.
-            try
-            {
-                _socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-
+            _ended();
             _received.Writer.TryComplete();
             _closed.TrySetResult();
         }
@@ -207,14 +233,7 @@ internal sealed class TestConnection : IAsyncDisposable
     /// <summary>Closes from the server side.</summary>
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-
+        _ended();
         await _channel.DisposeAsync();
         await _readLoop;
     }

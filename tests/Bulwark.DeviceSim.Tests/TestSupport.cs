@@ -1,4 +1,5 @@
 using Bulwark.DeviceSim.Devices;
+using Bulwark.Protocol.Coap;
 using Bulwark.Protocol.Keys;
 
 namespace Bulwark.DeviceSim.Tests;
@@ -29,5 +30,20 @@ internal static class TestSupport
         Task<TestConnection> accepted = cloud.AcceptAsync(cancellationToken);
         await device.ConnectAsync(cancellationToken);
         return await accepted;
+    }
+
+    /// <summary>A message as one line, e.g. <c>CON POST /d?01</c>.</summary>
+    public static string Describe(CoapMessage message)
+    {
+        string type = message.Type switch
+        {
+            CoapMessageType.Confirmable => "CON",
+            CoapMessageType.NonConfirmable => "NON",
+            CoapMessageType.Acknowledgement => "ACK",
+            _ => "RST",
+        };
+        string method = message.Code.Value switch { 1 => "GET", 2 => "POST", 3 => "PUT", _ => message.Code.ToString() };
+        string query = string.Concat(message.GetOptions(CoapOptionNumber.UriQuery).Select(q => "?" + Convert.ToHexString(q.Value.Span)));
+        return $"{type} {method} {message.GetUriPath()}{query}";
     }
 }

@@ -482,17 +482,5 @@ public sealed class VirtualDeviceTests
         Assert.Equal(ConnectFailure.Unreachable, error.Failure);
     }
 
-    private static string Describe(CoapMessage message)
-    {
-        string type = message.Type switch
-        {
-            CoapMessageType.Confirmable => "CON",
-            CoapMessageType.NonConfirmable => "NON",
-            CoapMessageType.Acknowledgement => "ACK",
-            _ => "RST",
-        };
-        string method = message.Code.Value switch { 1 => "GET", 2 => "POST", 3 => "PUT", _ => message.Code.ToString() };
-        string query = string.Concat(message.GetOptions(CoapOptionNumber.UriQuery).Select(q => "?" + Convert.ToHexString(q.Value.Span)));
-        return $"{type} {method} {message.GetUriPath()}{query}";
-    }
+    private static string Describe(CoapMessage message) => TestSupport.Describe(message);
 }

@@ -12,8 +12,9 @@ internal static class RunCommand
 
     public static Command Create(SimConsole console)
     {
-        var server = new Option<string?>("--server") { Description = "HOST[:PORT] of the device gateway (port 5683 by default; may be omitted when the server key blob names a host)" };
-        var serverKey = new Option<string>("--server-key") { Description = "The server's TCP public key: PEM, RSA-2048 SPKI DER, or the 512-byte server key blob", Required = true };
+        var server = new Option<string?>("--server") { Description = "HOST[:PORT] of the device gateway (port 5683 for TCP and 5684 for UDP by default; may be omitted when the server key blob names a host)" };
+        var serverKey = new Option<string>("--server-key") { Description = "The server's public key for the transport: TCP: PEM, RSA-2048 SPKI DER or the 512-byte blob; UDP: PEM, EC P-256 SPKI DER or the 320-byte blob", Required = true };
+        var transport = new Option<DeviceTransport>("--transport") { Description = "tcp (Gen2, port 5683) or udp (Gen3 DTLS, port 5684; uses each device's EC key)", DefaultValueFactory = _ => DeviceTransport.Tcp };
         var keys = new Option<string>("--keys") { Description = "Key folder written by 'bulwark-sim keys generate'", Required = true };
         var count = new Option<int?>("--count") { Description = "How many devices to run (default: every key in the folder)" };
         var productId = new Option<ushort?>("--product-id") { Description = "Product ID in Hello (default: the platform ID, as Device OS sends it)" };
@@ -28,7 +29,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Connect virtual devices to a Bulwark (or any Particle-compatible) device gateway")
         {
-            server, serverKey, keys, count, productId, productVersion, platform, systemVersion, publishEvery, eventName, concurrency, duration, reconnect,
+            server, serverKey, transport, keys, count, productId, productVersion, platform, systemVersion, publishEvery, eventName, concurrency, duration, reconnect,
         };
         command.Validators.Add(result =>
         {
@@ -51,6 +52,7 @@ internal static class RunCommand
         command.SetAction((parse, cancellationToken) => SimCli.Guard(console, () => RunAsync(console, new RunSettings(
             parse.GetValue(server),
             parse.GetValue(serverKey)!,
+            parse.GetValue(transport),
             parse.GetValue(keys)!,
             parse.GetValue(count),
             parse.GetValue(productId),
@@ -72,17 +74,27 @@ internal static class RunCommand
             throw new SimCliException(SimExitCodes.Usage, "--concurrency must be at least 1");
         }
 
-        ServerKeyInfo serverKey;
+        bool udp = settings.Transport == DeviceTransport.Udp;
+        ServerKeyInfo? serverKey = null;
+        ServerEcKeyInfo? serverEcKey = null;
         try
         {
-            serverKey = ServerKeyFile.Load(settings.ServerKeyPath);
+            if (udp)
+            {
+                serverEcKey = ServerKeyFile.LoadEc(settings.ServerKeyPath);
+            }
+            else
+            {
+                serverKey = ServerKeyFile.Load(settings.ServerKeyPath);
+            }
         }
         catch (FormatException e)
         {
             throw new SimCliException(SimExitCodes.Usage, $"bad server key file: {e.Message}", e);
         }
 
-        ServerAddress address = ResolveAddress(settings.Server, serverKey);
+        ServerAddress address = ResolveAddress(settings.Server, serverKey?.Host ?? serverEcKey?.Host, serverKey?.Port ?? serverEcKey?.Port,
+            udp ? ServerAddress.DefaultUdpPort : ServerAddress.DefaultTcpPort);
         IReadOnlyList<DeviceIdentity> identities = DeviceKeyStore.Load(settings.KeysPath, settings.Count);
         if (identities.Count == 0)
         {
@@ -94,8 +106,19 @@ internal static class RunCommand
             throw new SimCliException(SimExitCodes.Usage, $"--count {wanted} but {settings.KeysPath} holds only {identities.Count} device keys");
         }
 
+        if (udp && identities.Count(identity => !identity.HasEcKey) is > 0 and int missing)
+        {
+            // Keys from before EC support: make them now, but the server cannot know them yet.
+            IReadOnlyList<DeviceIdentity> all = await DeviceKeyStore.AddMissingEcKeysAsync(settings.KeysPath, DeviceKeyStore.Load(settings.KeysPath), cancellationToken);
+            await DeviceKeyStore.WriteManifestsAsync(settings.KeysPath, all, cancellationToken);
+            throw new SimCliException(SimExitCodes.Usage,
+                $"{missing} devices in {settings.KeysPath} had no EC key for UDP; generated them now. Register {Path.Combine(settings.KeysPath, DeviceKeyStore.JsonManifestName)} again (its \"ecc\" rows) and rerun");
+        }
+
         var deviceOptions = new VirtualDeviceOptions
         {
+            Transport = settings.Transport,
+            ServerEcPublicKey = serverEcKey?.Spki,
             PlatformId = settings.Platform,
             ProductId = settings.ProductId,
             ProductFirmwareVersion = settings.ProductVersion,
@@ -103,13 +126,13 @@ internal static class RunCommand
             NotificationCapacity = 0,
             AutoReconnect = settings.Reconnect,
         };
-        await using var fleet = new VirtualFleet(identities, serverKey.Key, address.Host, address.Port, new VirtualFleetOptions
+        await using var fleet = new VirtualFleet(identities, serverKey?.Key, address.Host, address.Port, new VirtualFleetOptions
         {
             DeviceOptions = deviceOptions,
             MaxConcurrentConnects = settings.Concurrency,
         });
 
-        await console.Out.WriteLineAsync($"Connecting {identities.Count} devices to {address} (platform {settings.Platform}, product {settings.ProductId ?? settings.Platform} v{settings.ProductVersion}, Device OS {settings.SystemVersion}).");
+        await console.Out.WriteLineAsync($"Connecting {identities.Count} devices to {address} over {(udp ? "UDP/DTLS" : "TCP")} (platform {settings.Platform}, product {settings.ProductId ?? settings.Platform} v{settings.ProductVersion}, Device OS {settings.SystemVersion}).");
         await ProbeAsync(fleet.Devices[0], address, cancellationToken);
 
         var clock = Stopwatch.StartNew();
@@ -197,18 +220,18 @@ internal static class RunCommand
         }
     }
 
-    private static ServerAddress ResolveAddress(string? server, ServerKeyInfo serverKey)
+    private static ServerAddress ResolveAddress(string? server, string? blobHost, int? blobPort, int defaultPort)
     {
         if (server is not null)
         {
-            return ServerAddress.TryParse(server, out ServerAddress? parsed)
+            return ServerAddress.TryParse(server, out ServerAddress? parsed, defaultPort)
                 ? parsed
                 : throw new SimCliException(SimExitCodes.Usage, $"--server '{server}' is not HOST[:PORT]");
         }
 
-        if (serverKey.Host is { } host)
+        if (blobHost is { } host)
         {
-            return new ServerAddress(host, serverKey.Port ?? ServerAddress.DefaultTcpPort);
+            return new ServerAddress(host, blobPort ?? defaultPort);
         }
 
         throw new SimCliException(SimExitCodes.Usage, "--server is required (the server key file names no host)");
@@ -232,6 +255,7 @@ internal static class RunCommand
     private sealed record RunSettings(
         string? Server,
         string ServerKeyPath,
+        DeviceTransport Transport,
         string KeysPath,
         int? Count,
         ushort? ProductId,

@@ -3,12 +3,14 @@ using System.Globalization;
 
 namespace Bulwark.DeviceSim.Cli;
 
-/// <summary>A <c>HOST[:PORT]</c> argument; the port defaults to the Gen2 TCP port 5683.</summary>
+/// <summary>A <c>HOST[:PORT]</c> argument; the port defaults to the Gen2 TCP port 5683 (Gen3 UDP: 5684).</summary>
 public sealed record ServerAddress(string Host, int Port)
 {
     public const int DefaultTcpPort = 5683;
 
-    public static bool TryParse(string? text, [NotNullWhen(true)] out ServerAddress? address)
+    public const int DefaultUdpPort = 5684;
+
+    public static bool TryParse(string? text, [NotNullWhen(true)] out ServerAddress? address, int defaultPort = DefaultTcpPort)
     {
         address = null;
         if (string.IsNullOrWhiteSpace(text))
@@ -51,7 +53,7 @@ public sealed record ServerAddress(string Host, int Port)
             host = text;
         }
 
-        int port = DefaultTcpPort;
+        int port = defaultPort;
         if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
             return false;

@@ -46,7 +46,7 @@ public static class SimCli
 
     public static RootCommand BuildRootCommand(SimConsole console)
     {
-        var root = new RootCommand("bulwark-sim: virtual Particle Gen2 devices for end-to-end and load tests");
+        var root = new RootCommand("bulwark-sim: virtual Particle devices (Gen2 TCP, Gen3 UDP/DTLS) for end-to-end and load tests");
         var keys = new Command("keys", "Manage virtual device keys");
         keys.Subcommands.Add(KeysGenerateCommand.Create(console));
         root.Subcommands.Add(keys);

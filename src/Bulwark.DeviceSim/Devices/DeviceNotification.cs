@@ -7,8 +7,10 @@ namespace Bulwark.DeviceSim.Devices;
 /// <summary>Something that happened to a virtual device, mostly things the cloud sent it.</summary>
 public abstract record DeviceNotification;
 
-/// <summary>The session is up: handshake done, Hellos exchanged.</summary>
-public sealed record DeviceConnected(HelloPayload Hello) : DeviceNotification;
+/// <summary>The session is up: handshake done, Hellos exchanged (TCP) or Hello acknowledged (UDP).</summary>
+/// <param name="SessionResumed">UDP: a saved DTLS session was carried on from a new port with no handshake.</param>
+/// <param name="HelloSkipped">UDP: resumed with unchanged application state, so only a CoAP ping was sent.</param>
+public sealed record DeviceConnected(HelloPayload Hello, bool SessionResumed = false, bool HelloSkipped = false) : DeviceNotification;
 
 /// <summary>The session ended.</summary>
 public sealed record DeviceDisconnected(DisconnectReason Reason, string? Detail) : DeviceNotification;
@@ -55,4 +57,6 @@ public enum DisconnectReason
     DeviceOsError,
     /// <summary>An OTA update was applied and the device is rebooting.</summary>
     FirmwareUpdate,
+    /// <summary>UDP: KeyChange told the device to discard its DTLS session; it reconnects with a full handshake.</summary>
+    SessionDiscarded,
 }

@@ -22,15 +22,18 @@ public enum VirtualDeviceState
 }
 
 /// <summary>
-/// A virtual Gen2 device that speaks the TCP protocol as Device OS 6.x does (device-protocol.md sections 1 and 7):
-/// handshake, Hello, Describe, time, ping, events, subscriptions, functions, variables, signal, Goodbye and OTA v1.
+/// A virtual device that speaks the Gen2 TCP protocol or the Gen3 UDP/DTLS one as Device OS 6.x does
+/// (device-protocol.md sections 1, 2 and 7): handshake, Hello, Describe, time, ping, events, subscriptions, functions,
+/// variables, signal, KeyChange, Goodbye and OTA; over UDP also saved sessions resumed without a handshake.
 /// </summary>
 /// <remarks>
-/// One receive loop per connection answers the cloud in wire order; function and variable callbacks run on it, so keep
+/// Both transports run the same session code over an <see cref="ICoapChannel"/>; where the protocol differs on UDP
+/// (confirmable requests, ACK instead of a server Hello, device ID in Hello) the session asks
+/// <see cref="ICoapChannel.IsDatagram"/>. One receive loop per connection answers the cloud in wire order; function and variable callbacks run on it, so keep
 /// them quick. Public methods are thread-safe. Things the cloud sends surface as <see cref="DeviceNotification"/>s, both
 /// through <see cref="Notified"/> and the bounded <see cref="Notifications"/> channel.
 /// </remarks>
-public sealed partial class VirtualDevice : IAsyncDisposable
+public sealed class VirtualDevice : IAsyncDisposable
 {
     /// <summary>Device OS limits function, variable and event names to 64 characters.</summary>
     public const int MaxNameLength = 64;
@@ -44,7 +47,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
     private static readonly TimeSpan GoodbyeGrace = TimeSpan.FromSeconds(2);
 
     private readonly DeviceIdentity _identity;
-    private readonly ServerPublicKey _serverKey;
+    private readonly ServerPublicKey? _serverKey;
     private readonly string _host;
     private readonly int _port;
     private readonly VirtualDeviceOptions _options;
@@ -63,24 +66,44 @@ public sealed partial class VirtualDevice : IAsyncDisposable
     private ushort _userModuleVersion;
     private ReadOnlyMemory<byte> _userModuleHash;
     private Session? _session;
+    private Gen3SavedSession? _savedSession;
+    private ECDsa? _serverEcKey;
     private VirtualDeviceState _state;
     private int _tokenCounter;
     private long _eventsPublished;
     private bool _disposed;
     private readonly Protection.LocalControlServer? _localControl;
 
-    public VirtualDevice(DeviceIdentity identity, ServerPublicKey serverKey, string host, int port, VirtualDeviceOptions? options = null)
+    /// <param name="serverKey">The server's RSA key for TCP; may be null for a UDP device, which uses
+    /// <see cref="VirtualDeviceOptions.ServerEcPublicKey"/> instead.</param>
+    public VirtualDevice(DeviceIdentity identity, ServerPublicKey? serverKey, string host, int port, VirtualDeviceOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(identity);
-        ArgumentNullException.ThrowIfNull(serverKey);
         ArgumentException.ThrowIfNullOrEmpty(host);
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        _options = options ?? new VirtualDeviceOptions();
+        if (_options.Transport == DeviceTransport.Udp)
+        {
+            if (_options.ServerEcPublicKey.IsEmpty)
+            {
+                throw new ArgumentException("A UDP device needs the server's EC public key (VirtualDeviceOptions.ServerEcPublicKey).", nameof(options));
+            }
+
+            if (!identity.HasEcKey)
+            {
+                throw new ArgumentException($"Device {identity.Id} has no EC P-256 key, which the UDP protocol needs.", nameof(identity));
+            }
+        }
+        else
+        {
+            ArgumentNullException.ThrowIfNull(serverKey);
+        }
+
         _identity = identity;
         _serverKey = serverKey;
         _host = host;
         _port = port;
-        _options = options ?? new VirtualDeviceOptions();
         _time = _options.TimeProvider;
         _productId = _options.ProductId ?? _options.PlatformId;
         _productFirmwareVersion = _options.ProductFirmwareVersion;
@@ -131,7 +154,57 @@ public sealed partial class VirtualDevice : IAsyncDisposable
     public ushort SystemVersion => _systemVersion;
 
     /// <summary>The Hello this device sends on its next connection.</summary>
-    public HelloPayload Hello => _options.CreateHello(_productFirmwareVersion, _systemVersion) with { ProductId = _productId };
+    public HelloPayload Hello
+    {
+        get
+        {
+            HelloPayload hello = _options.CreateHello(_productFirmwareVersion, _systemVersion);
+            return hello with
+            {
+                ProductId = _productId,
+                // Over UDP the cloud learns which device a Hello is from only from the Hello itself, and Gen3 builds
+                // announce OTA v3 (device-protocol.md 1.4).
+                DeviceId = IsUdp ? _identity.Id : null,
+                Flags = IsUdp ? hello.Flags | HelloFlags.OtaProtocolV3 : hello.Flags,
+            };
+        }
+    }
+
+    /// <summary>The saved Gen3 session the next <see cref="ConnectAsync"/> resumes; null before the first UDP connection,
+    /// after a KeyChange that discards it, or when <see cref="VirtualDeviceOptions.ResumeSessions"/> is off.</summary>
+    public Gen3SavedSession? SavedSession
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _savedSession;
+            }
+        }
+    }
+
+    /// <summary>UDP only: the local endpoint of the current connection (a new port on every connection).</summary>
+    public System.Net.IPEndPoint? LocalEndPoint
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_session?.Link as Gen3Link)?.LocalEndPoint;
+            }
+        }
+    }
+
+    private bool IsUdp => _options.Transport == DeviceTransport.Udp;
+
+    /// <summary>Forgets the saved Gen3 session, so the next connection runs a full DTLS handshake and Hello.</summary>
+    public void DiscardSavedSession()
+    {
+        lock (_gate)
+        {
+            _savedSession = null;
+        }
+    }
 
     /// <summary>Events published through <see cref="PublishAsync(string, string?, int, bool, CancellationToken)"/> since creation.</summary>
     public long EventsPublished => Interlocked.Read(ref _eventsPublished);
@@ -187,8 +260,14 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens TCP, runs the handshake, exchanges Hellos and sends the Device OS start-up sequence.</summary>
-    /// <exception cref="VirtualDeviceException">The server is unreachable, the handshake failed or no server Hello came.</exception>
+    /// <summary>
+    /// TCP: opens the connection, runs the handshake, exchanges Hellos and sends the Device OS start-up sequence.
+    /// UDP: runs the DTLS handshake, sends a CON Hello and waits for its ACK, then the same start-up sequence; with a
+    /// saved session it skips the handshake (new local port), and skips Hello too when its application state is unchanged,
+    /// sending only a CoAP ping. A resumed session the server does not answer is dropped for a full handshake.
+    /// </summary>
+    /// <exception cref="VirtualDeviceException">The server is unreachable, the handshake failed or no server Hello (TCP)
+    /// or Hello ACK (UDP) came.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -210,14 +289,26 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
             session = await OpenSessionAsync(linked.Token).ConfigureAwait(false);
-            await session.SendAsync(ParticleMessages.DeviceHello(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), Hello)).ConfigureAwait(false);
+            bool skipHello = session.Link is Gen3Link { ResumedFrom: { } resumed } && resumed.AppStateDigest.Span.SequenceEqual(AppStateDigest());
             try
             {
-                await session.ServerHello.Task.WaitAsync(_options.ServerHelloTimeout, _time, linked.Token).ConfigureAwait(false);
+                await GreetAsync(session, skipHello, linked.Token).ConfigureAwait(false);
             }
-            catch (TimeoutException e)
+            catch (IOException e) when (session.Link is Gen3Link { ResumedFrom: not null })
             {
-                throw new VirtualDeviceException(ConnectFailure.NoServerHello, $"The server sent no Hello within {_options.ServerHelloTimeout.TotalSeconds:0.#} s.", inner: e);
+                // Device OS gives a restored session up once the CoAP retransmissions of its first message run out (the
+                // server has forgotten it), drops it, and connects again with a full handshake.
+                session.TryClose(DisconnectReason.ConnectionClosed, e.Message);
+                await session.Ended.Task.ConfigureAwait(false);
+                lock (_gate)
+                {
+                    _savedSession = null;
+                    _state = VirtualDeviceState.Connecting;
+                }
+
+                session = await OpenSessionAsync(linked.Token).ConfigureAwait(false);
+                skipHello = false;
+                await GreetAsync(session, skipHello, linked.Token).ConfigureAwait(false);
             }
 
             lock (_gate)
@@ -231,7 +322,11 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                 session.KeepaliveLoop = Task.Run(() => KeepaliveLoopAsync(session, interval), CancellationToken.None);
             }
 
-            if (_options.SendStartupSequence)
+            if (skipHello)
+            {
+                // "resumed session - not sending HELLO message": the cloud kept this device's Describe and subscriptions.
+            }
+            else if (_options.SendStartupSequence)
             {
                 await SendStartupSequenceAsync(session).ConfigureAwait(false);
             }
@@ -240,7 +335,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                 await SendSubscriptionsAsync(session, includeSystem: false).ConfigureAwait(false);
             }
 
-            Notify(new DeviceConnected(Hello));
+            Notify(new DeviceConnected(Hello, session.Link is Gen3Link { ResumedFrom: not null }, skipHello));
         }
         catch (Exception e) when (session is not null)
         {
@@ -259,6 +354,69 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             ResetStateIfConnecting();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The first exchange of a session. TCP: NON Hello, then the server's Hello within 4 s. UDP: CON Hello with the device
+    /// ID, answered by an ACK (no server Hello); or, for a resumed session with nothing changed, just a CoAP ping.
+    /// </summary>
+    /// <exception cref="IOException">UDP: the server acknowledged nothing (for a resumed session: it forgot it).</exception>
+    private async Task GreetAsync(Session session, bool pingOnly, CancellationToken cancellationToken)
+    {
+        if (!session.IsDatagram)
+        {
+            await session.SendAsync(ParticleMessages.DeviceHello(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), Hello), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await session.ServerHello.Task.WaitAsync(_options.ServerHelloTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException e)
+            {
+                throw new VirtualDeviceException(ConnectFailure.NoServerHello, $"The server sent no Hello within {_options.ServerHelloTimeout.TotalSeconds:0.#} s.", inner: e);
+            }
+
+            return;
+        }
+
+        CoapMessage request = pingOnly
+            ? ParticleMessages.Ping(session.Channel.NextMessageId())
+            : ParticleMessages.DeviceHello(CoapMessageType.Confirmable, session.Channel.NextMessageId(), Hello);
+        CoapMessage ack;
+        try
+        {
+            ack = await session.ConfirmAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (session.Link is Gen3Link { ResumedFrom: null })
+        {
+            throw new VirtualDeviceException(ConnectFailure.NoServerHello, $"The server did not acknowledge the Hello: {e.Message}", inner: e);
+        }
+
+        if (ack.Type == CoapMessageType.Reset || (!ack.Code.IsEmpty && !ack.Code.IsSuccess))
+        {
+            throw new VirtualDeviceException(ConnectFailure.NoServerHello, $"The server answered the {(pingOnly ? "ping" : "Hello")} with {(ack.Type == CoapMessageType.Reset ? "RST" : ack.Code.ToString())}.");
+        }
+    }
+
+    /// <summary>
+    /// A digest of what the cloud learns from Hello and the start-up sequence: Hello fields, both Describes and the
+    /// subscriptions. Device OS keeps CRCs of the same (application_state_checksum) with its saved session and skips
+    /// Hello on resumption only when they still match.
+    /// </summary>
+    private byte[] AppStateDigest()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Hello.ToArray());
+        hash.AppendData(GetSystemDescribe());
+        hash.AppendData(GetApplicationDescribe());
+        lock (_gate)
+        {
+            foreach (string prefix in _subscriptions)
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes(prefix + "\n"));
+            }
+        }
+
+        return hash.GetHashAndReset();
     }
 
     /// <summary>Sends Goodbye (as Device OS does on a requested disconnect), closes the connection and waits for the session to end.</summary>
@@ -281,10 +439,19 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             try
             {
                 var goodbye = new GoodbyeMessage(CloudDisconnectReasonUser, null, null, null);
-                await session.SendAsync(ParticleMessages.Goodbye(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), goodbye)).ConfigureAwait(false);
-                // Half-close so the Goodbye is delivered before the FIN, then let the server close its side.
-                session.Socket.Shutdown(SocketShutdown.Send);
-                await session.Ended.Task.WaitAsync(GoodbyeGrace, _time, cancellationToken).ConfigureAwait(false);
+                if (session.IsDatagram)
+                {
+                    // UDP has no FIN: the Goodbye is CON, and its ACK tells the device the cloud has it.
+                    await session.ConfirmAsync(ParticleMessages.Goodbye(CoapMessageType.Confirmable, session.Channel.NextMessageId(), goodbye), cancellationToken)
+                        .WaitAsync(GoodbyeGrace, _time, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await session.SendAsync(ParticleMessages.Goodbye(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), goodbye)).ConfigureAwait(false);
+                    // Half-close so the Goodbye is delivered before the FIN, then let the server close its side.
+                    session.Link.FinishSending();
+                    await session.Ended.Task.WaitAsync(GoodbyeGrace, _time, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or TimeoutException or OperationCanceledException)
             {
@@ -296,7 +463,10 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         await session.Ended.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Publishes an event: NON POST /E/name (or the legacy public /e/name when <paramref name="isPrivate"/> is false).</summary>
+    /// <summary>Publishes an event: POST /E/name (or the legacy public /e/name when <paramref name="isPrivate"/> is false),
+    /// NON over TCP; CON over UDP, returning once the cloud acknowledged it.</summary>
+    /// <exception cref="CloudRefusedException">UDP: the cloud answered 4.xx or 5.xx (4.00 = slow down) or RST.</exception>
+    /// <exception cref="IOException">UDP: the cloud never acknowledged it.</exception>
     public Task PublishAsync(string name, string? data = null, int ttlSeconds = EventMessage.DefaultTtlSeconds, bool isPrivate = true, CancellationToken cancellationToken = default) =>
         PublishAsync(name, Encoding.UTF8.GetBytes(data ?? string.Empty), ttlSeconds, isPrivate, contentFormat: null, cancellationToken);
 
@@ -307,8 +477,8 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(data.Length, EventMessage.MaxDataLength, nameof(data));
         ArgumentOutOfRangeException.ThrowIfNegative(ttlSeconds);
         Session session = RequireSession();
-        CoapMessage message = ParticleMessages.Event(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), name, data, ttlSeconds, contentFormat, legacyPublic: !isPrivate);
-        await session.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        CoapMessage message = ParticleMessages.Event(session.RequestType, session.Channel.NextMessageId(), name, data, ttlSeconds, contentFormat, legacyPublic: !isPrivate);
+        await SendRequestAsync(session, message, $"event {name}", cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _eventsPublished);
     }
 
@@ -329,7 +499,28 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
         if (session is not null)
         {
-            await session.SendAsync(ParticleMessages.Subscribe(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), prefix), cancellationToken).ConfigureAwait(false);
+            await SendRequestAsync(session, ParticleMessages.Subscribe(session.RequestType, session.Channel.NextMessageId(), prefix), $"subscription {prefix}", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>TCP: sends a NON request. UDP: sends it CON and waits for the ACK, which must not be an error.</summary>
+    private static async Task SendRequestAsync(Session session, CoapMessage message, string what, CancellationToken cancellationToken)
+    {
+        if (!session.IsDatagram)
+        {
+            await session.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        CoapMessage ack = await session.ConfirmAsync(message, cancellationToken).ConfigureAwait(false);
+        if (ack.Type == CoapMessageType.Reset)
+        {
+            throw new CloudRefusedException(null, $"The cloud reset the {what}.");
+        }
+
+        if (!ack.Code.IsEmpty && !ack.Code.IsSuccess)
+        {
+            throw new CloudRefusedException(ack.Code, $"The cloud refused the {what} with {ack.Code}.");
         }
     }
 
@@ -344,11 +535,12 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         return DateTimeOffset.FromUnixTimeSeconds(seconds);
     }
 
-    /// <summary>Sends an empty CON ping now (the keepalive does this by itself when idle).</summary>
+    /// <summary>Sends an empty CON ping now (the keepalive does this by itself when idle); over UDP, waits for its empty ACK.</summary>
     public Task PingAsync(CancellationToken cancellationToken = default)
     {
         Session session = RequireSession();
-        return session.SendAsync(ParticleMessages.Ping(session.Channel.NextMessageId()), cancellationToken).AsTask();
+        CoapMessage ping = ParticleMessages.Ping(session.Channel.NextMessageId());
+        return session.IsDatagram ? session.ConfirmAsync(ping, cancellationToken) : session.SendAsync(ping, cancellationToken).AsTask();
     }
 
     /// <summary>Reads <see cref="Notifications"/> until one of type <typeparamref name="T"/> matches; earlier ones are consumed.</summary>
@@ -401,6 +593,63 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
     private async Task<Session> OpenSessionAsync(CancellationToken cancellationToken)
     {
+        DeviceLink link = IsUdp
+            ? await OpenUdpLinkAsync(cancellationToken).ConfigureAwait(false)
+            : await OpenTcpLinkAsync(cancellationToken).ConfigureAwait(false);
+        var session = new Session(link, _lifetime.Token, _time.GetTimestamp());
+        lock (_gate)
+        {
+            _session = session;
+        }
+
+        session.ReceiveLoop = Task.Run(() => ReceiveLoopAsync(session), CancellationToken.None);
+        return session;
+    }
+
+    private async Task<DeviceLink> OpenUdpLinkAsync(CancellationToken cancellationToken)
+    {
+        ECDsa deviceKey;
+        try
+        {
+            deviceKey = _identity.GetEcKey();
+            _serverEcKey ??= ImportServerEcKey(_options.ServerEcPublicKey.Span);
+        }
+        catch (CryptographicException e)
+        {
+            throw new VirtualDeviceException(ConnectFailure.BadDeviceKey, $"The EC keys of device {Id} or of the server do not parse: {e.Message}", inner: e);
+        }
+
+        System.Net.IPEndPoint server;
+        try
+        {
+            System.Net.IPAddress address = System.Net.IPAddress.TryParse(_host, out System.Net.IPAddress? parsed)
+                ? parsed
+                : (await System.Net.Dns.GetHostAddressesAsync(_host, cancellationToken).ConfigureAwait(false))
+                    .OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1).First();
+            server = new System.Net.IPEndPoint(address, _port);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            throw new VirtualDeviceException(ConnectFailure.Unreachable, $"Cannot resolve {_host}: {e.Message}", inner: e);
+        }
+
+        var dtlsOptions = new Bulwark.Protocol.Dtls.DtlsClientOptions { InitialRetransmitTimeout = _options.DtlsRetransmitTimeout };
+        Gen3SavedSession? saved = _options.ResumeSessions ? SavedSession : null;
+        return saved is not null
+            ? Gen3Link.Resume(saved, deviceKey, _serverEcKey, server, dtlsOptions, _options.CoapOptions, _time)
+            : await Gen3Link.HandshakeAsync(deviceKey, _serverEcKey, server, dtlsOptions, _options.CoapOptions, _time, _options.HandshakeTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static ECDsa ImportServerEcKey(ReadOnlySpan<byte> spki)
+    {
+        var key = ECDsa.Create();
+        key.ImportSubjectPublicKeyInfo(spki, out _);
+        return key;
+    }
+
+    private async Task<DeviceLink> OpenTcpLinkAsync(CancellationToken cancellationToken)
+    {
+        ServerPublicKey serverKey = _serverKey!;
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -434,7 +683,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                 throw new VirtualDeviceException(ConnectFailure.BadDeviceKey, $"The private key of device {Id} does not parse: {e.Message}", inner: e);
             }
 
-            var protocol = new Gen2DeviceHandshake(key, _identity.Id, _serverKey, _options.HandshakeTimeout, _time);
+            var protocol = new Gen2DeviceHandshake(key, _identity.Id, serverKey, _options.HandshakeTimeout, _time);
             handshake = await protocol.RunAsync(stream, cancellationToken).ConfigureAwait(false);
 
             if (!handshake.Succeeded)
@@ -445,15 +694,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
             // The device drops any frame larger than its 1152-byte buffer allows (device-protocol.md 7.9).
             var channelOptions = new Gen2ChannelOptions { MaxIncomingFrameLength = Gen2ChannelOptions.DeviceMaxFrameLength };
-            var channel = new Gen2Channel(stream, handshake.SessionKeys!, channelOptions);
-            var session = new Session(socket, channel, _lifetime.Token, _time.GetTimestamp());
-            lock (_gate)
-            {
-                _session = session;
-            }
-
-            session.ReceiveLoop = Task.Run(() => ReceiveLoopAsync(session), CancellationToken.None);
-            return session;
+            return new Gen2Link(socket, new Gen2Channel(stream, handshake.SessionKeys!, channelOptions));
         }
         catch
         {
@@ -473,11 +714,12 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
     private async Task SendStartupSequenceAsync(Session session)
     {
-        // The order Device OS 6.2 uses on TCP (device-protocol.md 1.4, live).
+        // The order Device OS 6.2 uses on TCP (device-protocol.md 1.4, live), and on UDP with events and subscriptions CON;
+        // nothing here waits for an ACK (the channel retransmits in the background).
         await session.SendAsync(ParticleMessages.Describe(session.Channel.NextMessageId(), DescribeFlags.System, GetSystemDescribe(), ProtobufContentFormat)).ConfigureAwait(false);
         await session.SendAsync(ParticleMessages.TimeRequest(session.Channel.NextMessageId(), NextToken())).ConfigureAwait(false);
-        await session.SendAsync(ParticleMessages.Event(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), "particle/device/updates/enabled", "true"u8.ToArray())).ConfigureAwait(false);
-        await session.SendAsync(ParticleMessages.Event(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), "particle/device/updates/forced", "false"u8.ToArray())).ConfigureAwait(false);
+        await session.SendAsync(ParticleMessages.Event(session.RequestType, session.Channel.NextMessageId(), "particle/device/updates/enabled", "true"u8.ToArray())).ConfigureAwait(false);
+        await session.SendAsync(ParticleMessages.Event(session.RequestType, session.Channel.NextMessageId(), "particle/device/updates/forced", "false"u8.ToArray())).ConfigureAwait(false);
         await session.SendAsync(ParticleMessages.Describe(session.Channel.NextMessageId(), DescribeFlags.Application, GetApplicationDescribe())).ConfigureAwait(false);
         await SendSubscriptionsAsync(session, includeSystem: true).ConfigureAwait(false);
     }
@@ -497,7 +739,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
         foreach (string prefix in prefixes)
         {
-            await session.SendAsync(ParticleMessages.Subscribe(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), prefix)).ConfigureAwait(false);
+            await session.SendAsync(ParticleMessages.Subscribe(session.RequestType, session.Channel.NextMessageId(), prefix)).ConfigureAwait(false);
         }
     }
 
@@ -518,9 +760,12 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                         continue;
                     }
 
-                    (reason, detail) = result.Error == CoapChannelError.EndOfStream
-                        ? (DisconnectReason.ConnectionClosed, "The server closed the connection.")
-                        : (DisconnectReason.ProtocolError, $"Bad frame from the server: {result}.");
+                    (reason, detail) = result.Error switch
+                    {
+                        CoapChannelError.EndOfStream => (DisconnectReason.ConnectionClosed, "The server closed the connection."),
+                        CoapChannelError.PeerUnreachable => (DisconnectReason.ConnectionClosed, "The server stopped acknowledging confirmable messages."),
+                        _ => (DisconnectReason.ProtocolError, $"Bad frame from the server: {result}."),
+                    };
                     break;
                 }
 
@@ -546,13 +791,27 @@ public sealed partial class VirtualDevice : IAsyncDisposable
     {
         session.TryClose(session.Reason, session.Detail);
         _ota.Abort();
-        AbortOtaV3();
         if (session.KeepaliveLoop is { } keepalive)
         {
             await keepalive.ConfigureAwait(false);
         }
 
-        await session.Channel.DisposeAsync().ConfigureAwait(false);
+        if (session.Link is Gen3Link gen3)
+        {
+            // Device OS keeps its session across disconnects, even unexpected ones; only KeyChange discards it.
+            Gen3SavedSession? saved = session.Reason != DisconnectReason.SessionDiscarded && session.WasConnected && _options.ResumeSessions
+                ? gen3.Save(AppStateDigest())
+                : null;
+            lock (_gate)
+            {
+                if (saved is not null || session.Reason == DisconnectReason.SessionDiscarded)
+                {
+                    _savedSession = saved;
+                }
+            }
+        }
+
+        await session.Link.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
         {
             if (ReferenceEquals(_session, session))
@@ -576,7 +835,8 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
         session.Ended.TrySetResult();
         session.Dispose();
-        bool reboot = session.Reason == DisconnectReason.FirmwareUpdate;
+        // Device OS reconnects at once after a firmware "reset" and after KeyChange discarded its session.
+        bool reboot = session.Reason is DisconnectReason.FirmwareUpdate or DisconnectReason.SessionDiscarded;
         bool reconnect = session.WasConnected && _options.AutoReconnect && session.Reason != DisconnectReason.Requested;
         if ((reboot || reconnect) && !_lifetime.IsCancellationRequested)
         {
@@ -624,7 +884,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                     continue;
                 }
 
-                if (OtaInProgress)
+                if (_ota.InProgress)
                 {
                     // Device OS sends no pings during an OTA (device-protocol.md 7.8).
                     await Task.Delay(interval, _time, session.Token).ConfigureAwait(false);
@@ -652,18 +912,21 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
     private async ValueTask HandleAsync(Session session, CoapMessage message)
     {
-        ParticleMessageKind kind = RouteOta(ParticleMessageClassifier.Classify(message));
-        switch (kind)
+        switch (ParticleMessageClassifier.Classify(message))
         {
             case ParticleMessageKind.Hello:
+                // Device OS ACKs a CON Hello from the cloud (protocol.cpp, case HELLO).
+                if (message.Type == CoapMessageType.Confirmable)
+                {
+                    await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
+                }
+
                 session.ServerHello.TrySetResult();
                 break;
             case ParticleMessageKind.Ping:
                 await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
                 break;
             case ParticleMessageKind.EmptyAck:
-                OnEmptyAck(session, message);
-                break;
             case ParticleMessageKind.Reset:
                 break;
             case ParticleMessageKind.Response:
@@ -679,7 +942,10 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                 await AnswerVariableAsync(session, message).ConfigureAwait(false);
                 break;
             case ParticleMessageKind.Event:
-                DeliverEvent(message);
+                await DeliverEventAsync(session, message).ConfigureAwait(false);
+                break;
+            case ParticleMessageKind.KeyChange:
+                await HandleKeyChangeAsync(session, message).ConfigureAwait(false);
                 break;
             case ParticleMessageKind.Signal:
                 await session.SendAsync(ParticleMessages.Acknowledge(message, CoapCode.Changed)).ConfigureAwait(false);
@@ -693,9 +959,6 @@ public sealed partial class VirtualDevice : IAsyncDisposable
                 break;
             case ParticleMessageKind.UpdateDone:
                 await FinishUpdateAsync(session, message).ConfigureAwait(false);
-                break;
-            case ParticleMessageKind.UpdateStartV3 or ParticleMessageKind.UpdateChunkV3 or ParticleMessageKind.UpdateFinishV3:
-                await HandleOtaV3Async(session, kind, message).ConfigureAwait(false);
                 break;
             default:
                 if (message.Type == CoapMessageType.Confirmable)
@@ -795,10 +1058,12 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             }
         }
 
-        // An unknown function gets the empty ACK only, never a result (device-protocol.md 7.3).
+        // An unknown function gets the empty ACK only, never a result (device-protocol.md 7.3). The result is a separate
+        // response after the empty ACK on both transports, NON on TCP and CON on UDP (Functions::function_result passes
+        // channel.is_unreliable() as "confirmable").
         if (result is { } value)
         {
-            await session.SendAsync(ParticleMessages.FunctionReturn(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), request.Token, value)).ConfigureAwait(false);
+            await session.SendAsync(ParticleMessages.FunctionReturn(session.RequestType, session.Channel.NextMessageId(), request.Token, value)).ConfigureAwait(false);
         }
 
         Notify(new FunctionCalled(call.Name, call.Argument, result));
@@ -833,16 +1098,23 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             }
         }
 
+        // Empty ACK, then a separate response, CON on UDP (variables.cpp: separate_response(..., channel.is_unreliable())).
         CoapMessage reply = value is null
-            ? ParticleMessages.SeparateResponse(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), request.Token, CoapCode.NotFound)
-            : ParticleMessages.SeparateResponse(CoapMessageType.NonConfirmable, session.Channel.NextMessageId(), request.Token, CoapCode.Content, value);
+            ? ParticleMessages.SeparateResponse(session.RequestType, session.Channel.NextMessageId(), request.Token, CoapCode.NotFound)
+            : ParticleMessages.SeparateResponse(session.RequestType, session.Channel.NextMessageId(), request.Token, CoapCode.Content, value);
         await session.SendAsync(reply).ConfigureAwait(false);
         Notify(new VariableRead(name, value is not null));
     }
 
-    private void DeliverEvent(CoapMessage message)
+    private async ValueTask DeliverEventAsync(Session session, CoapMessage message)
     {
-        // Cloud-to-device events are never ACKed on TCP, even when sent CON (device-protocol.md 7.7).
+        // Cloud-to-device events are never ACKed on TCP, even when sent CON (device-protocol.md 7.7); over UDP a CON one
+        // gets an empty ACK first (subscriptions.cpp handle_event: CON and channel.is_unreliable()).
+        if (session.IsDatagram && message.Type == CoapMessageType.Confirmable)
+        {
+            await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
+        }
+
         if (!EventMessage.TryParse(message, out EventMessage? evt))
         {
             return;
@@ -857,6 +1129,30 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         if (subscribed)
         {
             Notify(new CloudEventReceived(evt.Name, evt.Data.ToArray()));
+        }
+    }
+
+    /// <summary>
+    /// KeyChange (PUT /k): an empty ACK to a CON, then, when the parameter is 1 on UDP, Device OS discards its saved
+    /// session (DISCARD_SESSION), which ends the connection; it then reconnects with a full DTLS handshake. The TCP channel
+    /// has no session to discard.
+    /// </summary>
+    private async ValueTask HandleKeyChangeAsync(Session session, CoapMessage message)
+    {
+        if (message.Type == CoapMessageType.Confirmable)
+        {
+            await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
+        }
+
+        bool discard = message.TryGetOption(CoapOptionNumber.UriQuery, out CoapOption parameter) && parameter.Value.Length == 1 && parameter.Value.Span[0] == 1;
+        if (discard && session.IsDatagram)
+        {
+            lock (_gate)
+            {
+                _savedSession = null;
+            }
+
+            session.TryClose(DisconnectReason.SessionDiscarded, "KeyChange: the cloud discarded the DTLS session.");
         }
     }
 
@@ -877,12 +1173,6 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             return;
         }
 
-        ApplyModule(session, module);
-    }
-
-    /// <summary>What the gcc HAL does with a validated module (OTA v1 and v3 alike): record its version, then "reset".</summary>
-    private void ApplyModule(Session session, ParsedModule module)
-    {
         if (module.Function == ModuleFunction.SystemPart)
         {
             _systemVersion = module.Version;
@@ -1025,16 +1315,21 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(name.Length, MaxNameLength, nameof(name));
     }
 
-    // One TCP connection: socket, encrypted channel, its loops and the state they share.
-    private sealed class Session(Socket socket, Gen2Channel channel, CancellationToken lifetime, long connectedAt)
+    // One connection (TCP or DTLS): its link and CoAP channel, its loops and the state they share.
+    private sealed class Session(DeviceLink link, CancellationToken lifetime, long connectedAt)
     {
         private readonly CancellationTokenSource _cancellation = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         private int _reasonSet;
         private long _lastReceived = connectedAt;
 
-        public Socket Socket { get; } = socket;
+        public DeviceLink Link { get; } = link;
 
-        public Gen2Channel Channel { get; } = channel;
+        public ICoapChannel Channel { get; } = link.Channel;
+
+        public bool IsDatagram => Channel.IsDatagram;
+
+        /// <summary>How device-originated requests travel: NON on TCP, CON on UDP (events, subscriptions, separate responses).</summary>
+        public CoapMessageType RequestType => IsDatagram ? CoapMessageType.Confirmable : CoapMessageType.NonConfirmable;
 
         public CancellationToken Token => _cancellation.Token;
 
@@ -1100,6 +1395,22 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Token);
             await Channel.SendAsync(message, linked.Token).ConfigureAwait(false);
+        }
+
+        /// <summary>UDP: sends a CON and returns the cloud's ACK (or RST).</summary>
+        /// <exception cref="IOException">Never acknowledged, or the session ended first.</exception>
+        public async Task<CoapMessage> ConfirmAsync(CoapMessage message, CancellationToken cancellationToken = default)
+        {
+            var datagrams = ((Gen3Link)Link).Datagrams;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Token);
+            try
+            {
+                return await datagrams.SendConfirmableAsync(message, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new IOException(Detail ?? "The session ended.", e);
+            }
         }
     }
 }

@@ -46,3 +46,31 @@ public sealed class VirtualDeviceException : Exception
 
     public Gen2DeviceHandshakeError HandshakeError { get; }
 }
+
+/// <summary>UDP: the cloud answered a device request (event, subscription) with an error code or RST.</summary>
+public sealed class CloudRefusedException : Exception
+{
+    public CloudRefusedException(Bulwark.Protocol.Coap.CoapCode? code, string message)
+        : base(message)
+    {
+        Code = code;
+    }
+
+    public CloudRefusedException()
+        : this(null, "The cloud refused the request.")
+    {
+    }
+
+    public CloudRefusedException(string message)
+        : this(null, message)
+    {
+    }
+
+    public CloudRefusedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    /// <summary>The ACK's code (e.g. 4.00 = slow down); null for an RST.</summary>
+    public Bulwark.Protocol.Coap.CoapCode? Code { get; }
+}

@@ -1,6 +1,17 @@
+using Bulwark.Protocol;
+using Bulwark.Protocol.Coap;
 using Bulwark.Protocol.Messages;
 
 namespace Bulwark.DeviceSim.Devices;
+
+/// <summary>Which Particle transport a <see cref="VirtualDevice"/> speaks.</summary>
+public enum DeviceTransport
+{
+    /// <summary>Gen2: TCP port 5683, RSA handshake, AES-CBC frames (device-protocol.md 1).</summary>
+    Tcp,
+    /// <summary>Gen3: UDP port 5684, DTLS 1.2 with EC P-256 keys and a connection ID, CoAP with retransmission (device-protocol.md 2).</summary>
+    Udp,
+}
 
 /// <summary>How a <see cref="VirtualDevice"/> presents itself and times its protocol; defaults are a Device OS 6.2 gcc build.</summary>
 public sealed record VirtualDeviceOptions
@@ -27,14 +38,6 @@ public sealed record VirtualDeviceOptions
 
     public ushort OtaChunkSize { get; init; } = 512;
 
-    /// <summary>Speak OTA v3 (UpdateStart/UpdateChunk/UpdateFinish) instead of v1 and say so with Hello flag 0x80, as Gen3
-    /// builds do; off for the gcc (Gen2) build.</summary>
-    public bool OtaProtocolV3 { get; init; }
-
-    /// <summary>Simulated loss: an OTA v3 UpdateChunk whose index this returns true for never reaches the device. Called
-    /// once per arriving chunk, so a test can lose a chunk only the first time.</summary>
-    public Func<uint, bool>? LoseOtaChunk { get; init; }
-
     /// <summary>Version of the user-part module reported in Describe (not the product firmware version).</summary>
     public ushort UserModuleVersion { get; init; } = 6;
 
@@ -52,6 +55,25 @@ public sealed record VirtualDeviceOptions
     /// 127.0.0.1 at this port when the device is created (0 picks a free port, see
     /// <see cref="VirtualDevice.LocalControlEndPoint"/>); null: no channel.</summary>
     public int? LocalControlPort { get; init; }
+
+    /// <summary>Gen2 TCP (the default, and what every platform here speaks) or Gen3 UDP/DTLS, which needs the identity's
+    /// EC key and <see cref="ServerEcPublicKey"/>.</summary>
+    public DeviceTransport Transport { get; init; } = DeviceTransport.Tcp;
+
+    /// <summary>UDP: the server's EC P-256 public key as SubjectPublicKeyInfo DER (91 bytes), what a Gen3 device holds in
+    /// flash (<c>GET /v1/keys/server?protocol=udp</c> gives its PEM).</summary>
+    public ReadOnlyMemory<byte> ServerEcPublicKey { get; init; }
+
+    /// <summary>UDP: keep the DTLS session after a connection and resume it next time with no handshake (and no Hello
+    /// when nothing changed), as Device OS does. False forces a full handshake every time.</summary>
+    public bool ResumeSessions { get; init; } = true;
+
+    /// <summary>UDP: the first DTLS handshake retransmission (Device OS: 3 s, doubling up to 24 s).</summary>
+    public TimeSpan DtlsRetransmitTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>UDP: CoAP reliability (ACK timeout, retransmissions). A resumed session the server no longer knows is
+    /// given up once these run out, then the device runs a full handshake.</summary>
+    public CoapDatagramOptions CoapOptions { get; init; } = new();
 
     /// <summary>The device waits 20 s for the nonce; the whole handshake is bounded by this.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
@@ -82,7 +104,7 @@ public sealed record VirtualDeviceOptions
     internal HelloPayload CreateHello(ushort productFirmwareVersion, ushort systemVersion) => new(
         ProductId ?? PlatformId,
         productFirmwareVersion,
-        OtaProtocolV3 ? HelloFlags | HelloFlags.OtaProtocolV3 : HelloFlags,
+        HelloFlags,
         PlatformId,
         DeviceId: null,
         systemVersion,

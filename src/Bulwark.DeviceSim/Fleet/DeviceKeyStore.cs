@@ -32,14 +32,19 @@ public sealed record DeviceKeyManifest(IReadOnlyList<DeviceKeyManifestEntry> Dev
 
 /// <summary>
 /// Device keys on disk, so RSA-1024 generation (milliseconds per key) happens once per fleet: one
-/// <c>&lt;deviceid&gt;.der</c> per device (PKCS#1 DER, the device's own format, mode 0600), plus <c>devices.json</c>
-/// (the <c>POST /v1/provisioning</c> batch body) and <c>devices.csv</c> manifests of IDs and public keys.
+/// <c>&lt;deviceid&gt;.der</c> per device (PKCS#1 DER, the device's own format, mode 0600) and its EC P-256 key for UDP in
+/// <c>&lt;deviceid&gt;.ec.der</c> (SEC1 DER, mode 0600), plus <c>devices.json</c> (the <c>POST /v1/provisioning</c> batch
+/// body: one <c>rsa</c> row per device and one <c>ecc</c> row per EC key) and <c>devices.csv</c> manifests.
 /// </summary>
 public static class DeviceKeyStore
 {
+    /// <summary>The provisioning API's name for EC P-256 keys.</summary>
+    public const string EccAlgorithm = "ecc";
+
     public const string JsonManifestName = "devices.json";
     public const string CsvManifestName = "devices.csv";
     public const string KeyExtension = ".der";
+    public const string EcKeyExtension = ".ec.der";
 
     private static readonly JsonSerializerOptions ManifestJson = new()
     {
@@ -49,7 +54,8 @@ public static class DeviceKeyStore
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Generates <paramref name="count"/> new devices into <paramref name="directory"/> (keeping any already there) and rewrites the manifests.</summary>
+    /// <summary>Generates <paramref name="count"/> new devices into <paramref name="directory"/> (keeping any already there,
+    /// and giving those without one an EC key) and rewrites the manifests.</summary>
     public static async Task<IReadOnlyList<DeviceIdentity>> GenerateAsync(string directory, int count, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -60,7 +66,8 @@ public static class DeviceKeyStore
         await Parallel.ForAsync(0, count, cancellationToken, async (i, token) =>
         {
             DeviceIdentity identity = DeviceIdentity.Generate();
-            await WriteKeyAsync(directory, identity, token).ConfigureAwait(false);
+            await WriteKeyAsync(Path.Combine(directory, identity.Id + KeyExtension), identity.PrivateKeyDer.ToArray(), token).ConfigureAwait(false);
+            await WriteKeyAsync(Path.Combine(directory, identity.Id + EcKeyExtension), identity.EcPrivateKeyDer.ToArray(), token).ConfigureAwait(false);
             generated[i] = identity;
             int total = Interlocked.Increment(ref done);
             if (total % 100 == 0 || total == count)
@@ -69,9 +76,28 @@ public static class DeviceKeyStore
             }
         }).ConfigureAwait(false);
 
-        IReadOnlyList<DeviceIdentity> all = Load(directory);
+        IReadOnlyList<DeviceIdentity> all = await AddMissingEcKeysAsync(directory, Load(directory), cancellationToken).ConfigureAwait(false);
         await WriteManifestsAsync(directory, all, cancellationToken).ConfigureAwait(false);
         return generated;
+    }
+
+    /// <summary>Gives every device in the list that has no EC key a new one, saved next to its RSA key; returns the
+    /// list with those keys. The manifests are not rewritten (see <see cref="WriteManifestsAsync"/>).</summary>
+    public static async Task<IReadOnlyList<DeviceIdentity>> AddMissingEcKeysAsync(string directory, IReadOnlyList<DeviceIdentity> identities, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(identities);
+        var result = identities.ToArray();
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (!result[i].HasEcKey)
+            {
+                byte[] key = DeviceIdentity.GenerateEcKeyDer();
+                await WriteKeyAsync(Path.Combine(directory, result[i].Id + EcKeyExtension), key, cancellationToken).ConfigureAwait(false);
+                result[i] = result[i].WithEcKey(key);
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Loads up to <paramref name="count"/> devices, generating and saving any shortfall: a cache of keys under the caller's folder.</summary>
@@ -81,7 +107,16 @@ public static class DeviceKeyStore
         IReadOnlyList<DeviceIdentity> existing = Directory.Exists(directory) ? Load(directory) : [];
         if (existing.Count >= count)
         {
-            return existing.Take(count).ToArray();
+            IReadOnlyList<DeviceIdentity> wanted = existing.Take(count).ToArray();
+            if (wanted.All(identity => identity.HasEcKey))
+            {
+                return wanted;
+            }
+
+            // A folder from before EC keys: top them up so the same cache serves UDP fleets.
+            IReadOnlyList<DeviceIdentity> all = await AddMissingEcKeysAsync(directory, existing, cancellationToken).ConfigureAwait(false);
+            await WriteManifestsAsync(directory, all, cancellationToken).ConfigureAwait(false);
+            return all.Take(count).ToArray();
         }
 
         await GenerateAsync(directory, count - existing.Count, progress, cancellationToken).ConfigureAwait(false);
@@ -102,6 +137,11 @@ public static class DeviceKeyStore
         var seen = new HashSet<DeviceId>();
         foreach (string path in Directory.EnumerateFiles(directory, "*" + KeyExtension).Order(StringComparer.Ordinal))
         {
+            if (path.EndsWith(EcKeyExtension, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             string name = Path.GetFileNameWithoutExtension(path);
             if (DeviceId.TryParse(name, out DeviceId id) && seen.Add(id))
             {
@@ -126,12 +166,19 @@ public static class DeviceKeyStore
         return identities;
     }
 
-    /// <summary>Writes the two manifests: JSON <c>{devices:[{id, publicKey, algorithm}]}</c> and CSV <c>device_id,public_key_pem,algorithm</c>.</summary>
+    /// <summary>Writes the two manifests: JSON <c>{devices:[{id, publicKey, algorithm}]}</c> and CSV <c>device_id,public_key_pem,algorithm</c>,
+    /// each device's <c>rsa</c> row followed by its <c>ecc</c> row when it has an EC key.</summary>
     public static async Task WriteManifestsAsync(string directory, IReadOnlyList<DeviceIdentity> identities, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(identities);
-        var entries = new DeviceKeyManifestEntry[identities.Count];
-        Parallel.For(0, identities.Count, i => entries[i] = new DeviceKeyManifestEntry(identities[i].Id.ToString(), identities[i].GetPublicKeyPem()));
+        var rows = new DeviceKeyManifestEntry[identities.Count][];
+        Parallel.For(0, identities.Count, i =>
+        {
+            DeviceIdentity identity = identities[i];
+            var rsa = new DeviceKeyManifestEntry(identity.Id.ToString(), identity.GetPublicKeyPem());
+            rows[i] = identity.HasEcKey ? [rsa, new DeviceKeyManifestEntry(identity.Id.ToString(), identity.GetEcPublicKeyPem(), EccAlgorithm)] : [rsa];
+        });
+        DeviceKeyManifestEntry[] entries = rows.SelectMany(row => row).ToArray();
 
         await using (FileStream json = File.Create(Path.Combine(directory, JsonManifestName)))
         {
@@ -148,9 +195,8 @@ public static class DeviceKeyStore
         await File.WriteAllTextAsync(Path.Combine(directory, CsvManifestName), csv.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WriteKeyAsync(string directory, DeviceIdentity identity, CancellationToken cancellationToken)
+    private static async Task WriteKeyAsync(string path, byte[] key, CancellationToken cancellationToken)
     {
-        string path = Path.Combine(directory, identity.Id + KeyExtension);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
@@ -158,15 +204,16 @@ public static class DeviceKeyStore
         }
 
         await using var file = new FileStream(path, options);
-        await file.WriteAsync(identity.PrivateKeyDer.ToArray(), cancellationToken).ConfigureAwait(false);
+        await file.WriteAsync(key, cancellationToken).ConfigureAwait(false);
     }
 
     private static DeviceIdentity LoadOne(string directory, DeviceId id)
     {
         string path = Path.Combine(directory, id + KeyExtension);
+        DeviceIdentity identity;
         try
         {
-            return DeviceIdentity.FromKeyBytes(id, File.ReadAllBytes(path));
+            identity = DeviceIdentity.FromKeyBytes(id, File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -175,6 +222,20 @@ public static class DeviceKeyStore
         catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new DeviceKeyStoreException($"The key file {path} is not an RSA-1024 private key (PKCS#1 or PKCS#8 DER, or PEM): {e.Message}", e);
+        }
+
+        string ecPath = Path.Combine(directory, id + EcKeyExtension);
+        try
+        {
+            return File.Exists(ecPath) ? identity.WithEcKey(File.ReadAllBytes(ecPath)) : identity;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DeviceKeyStoreException($"Cannot read the key file {ecPath}: {e.Message}", e);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            throw new DeviceKeyStoreException($"The key file {ecPath} is not an EC P-256 private key (SEC1 or PKCS#8 DER, or PEM): {e.Message}", e);
         }
     }
 
@@ -189,7 +250,8 @@ public static class DeviceKeyStore
         try
         {
             IReadOnlyList<DeviceKeyManifestEntry> entries = JsonSerializer.Deserialize<DeviceKeyManifest>(File.ReadAllBytes(path), ManifestJson)?.Devices ?? [];
-            return entries.Select(e => DeviceId.TryParse(e.Id, out DeviceId id) ? id : (DeviceId?)null).OfType<DeviceId>().ToArray();
+            // A device with an EC key has two rows (rsa, ecc); its place is its first.
+            return entries.Select(e => DeviceId.TryParse(e.Id, out DeviceId id) ? id : (DeviceId?)null).OfType<DeviceId>().Distinct().ToArray();
         }
         catch (JsonException)
         {

@@ -47,12 +47,18 @@ public sealed class VirtualFleet : IAsyncDisposable
     private string? _lastError;
     private string? _lastDrop;
 
-    public VirtualFleet(IEnumerable<DeviceIdentity> identities, ServerPublicKey serverKey, string host, int port, VirtualFleetOptions? options = null)
+    /// <param name="serverKey">The server's RSA key for TCP devices; null for a UDP fleet, whose devices take the EC key
+    /// from <see cref="VirtualDeviceOptions.ServerEcPublicKey"/>.</param>
+    public VirtualFleet(IEnumerable<DeviceIdentity> identities, ServerPublicKey? serverKey, string host, int port, VirtualFleetOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(identities);
-        ArgumentNullException.ThrowIfNull(serverKey);
         ArgumentException.ThrowIfNullOrEmpty(host);
         _options = options ?? new VirtualFleetOptions();
+        if (_options.DeviceOptions.Transport == DeviceTransport.Tcp)
+        {
+            ArgumentNullException.ThrowIfNull(serverKey);
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxConcurrentConnects, 1);
         // Resolve once: ten thousand connects should not mean ten thousand DNS look-ups.
         string address = IPAddress.TryParse(host, out _) ? host : ResolveHost(host);
@@ -154,7 +160,7 @@ public sealed class VirtualFleet : IAsyncDisposable
         }
     }
 
-    private VirtualDevice CreateDevice(int index, DeviceIdentity identity, ServerPublicKey serverKey, string host, int port)
+    private VirtualDevice CreateDevice(int index, DeviceIdentity identity, ServerPublicKey? serverKey, string host, int port)
     {
         var device = new VirtualDevice(identity, serverKey, host, port, _options.DeviceOptions);
         device.Notified += (d, notification) => OnNotified(index, d, notification);
@@ -170,7 +176,7 @@ public sealed class VirtualFleet : IAsyncDisposable
                 Interlocked.Increment(ref _handshakes);
                 break;
             case DeviceDisconnected lost when Interlocked.Exchange(ref _up[index], 0) == 1
-                                              && lost.Reason is not (DisconnectReason.Requested or DisconnectReason.FirmwareUpdate):
+                                              && lost.Reason is not (DisconnectReason.Requested or DisconnectReason.FirmwareUpdate or DisconnectReason.SessionDiscarded):
                 Interlocked.Increment(ref _drops);
                 Volatile.Write(ref _lastDrop, $"{device.Id}: {lost.Reason} {lost.Detail}");
                 break;
@@ -202,6 +208,10 @@ public sealed class VirtualFleet : IAsyncDisposable
                 catch (Exception e) when (e is InvalidOperationException or IOException or ObjectDisposedException or SocketException)
                 {
                     // Disconnected between the check and the send; the next tick tries again.
+                }
+                catch (CloudRefusedException)
+                {
+                    // UDP: the cloud said slow down (4.00); the event is lost, as on a device.
                 }
             }
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
