@@ -33,7 +33,7 @@ public enum VirtualDeviceState
 /// them quick. Public methods are thread-safe. Things the cloud sends surface as <see cref="DeviceNotification"/>s, both
 /// through <see cref="Notified"/> and the bounded <see cref="Notifications"/> channel.
 /// </remarks>
-public sealed class VirtualDevice : IAsyncDisposable
+public sealed partial class VirtualDevice : IAsyncDisposable
 {
     /// <summary>Device OS limits function, variable and event names to 64 characters.</summary>
     public const int MaxNameLength = 64;
@@ -94,6 +94,9 @@ public sealed class VirtualDevice : IAsyncDisposable
             {
                 throw new ArgumentException($"Device {identity.Id} has no EC P-256 key, which the UDP protocol needs.", nameof(identity));
             }
+
+            // Gen3 Device OS builds carry OTA v3 only, and say so in Hello (flag 0x80).
+            _options = _options with { OtaProtocolV3 = true };
         }
         else
         {
@@ -791,6 +794,7 @@ public sealed class VirtualDevice : IAsyncDisposable
     {
         session.TryClose(session.Reason, session.Detail);
         _ota.Abort();
+        AbortOtaV3();
         if (session.KeepaliveLoop is { } keepalive)
         {
             await keepalive.ConfigureAwait(false);
@@ -884,7 +888,7 @@ public sealed class VirtualDevice : IAsyncDisposable
                     continue;
                 }
 
-                if (_ota.InProgress)
+                if (OtaInProgress)
                 {
                     // Device OS sends no pings during an OTA (device-protocol.md 7.8).
                     await Task.Delay(interval, _time, session.Token).ConfigureAwait(false);
@@ -912,7 +916,8 @@ public sealed class VirtualDevice : IAsyncDisposable
 
     private async ValueTask HandleAsync(Session session, CoapMessage message)
     {
-        switch (ParticleMessageClassifier.Classify(message))
+        ParticleMessageKind kind = RouteOta(ParticleMessageClassifier.Classify(message));
+        switch (kind)
         {
             case ParticleMessageKind.Hello:
                 // Device OS ACKs a CON Hello from the cloud (protocol.cpp, case HELLO).
@@ -927,6 +932,8 @@ public sealed class VirtualDevice : IAsyncDisposable
                 await session.SendAsync(ParticleMessages.EmptyAck(message.MessageId)).ConfigureAwait(false);
                 break;
             case ParticleMessageKind.EmptyAck:
+                OnEmptyAck(session, message);
+                break;
             case ParticleMessageKind.Reset:
                 break;
             case ParticleMessageKind.Response:
@@ -959,6 +966,9 @@ public sealed class VirtualDevice : IAsyncDisposable
                 break;
             case ParticleMessageKind.UpdateDone:
                 await FinishUpdateAsync(session, message).ConfigureAwait(false);
+                break;
+            case ParticleMessageKind.UpdateStartV3 or ParticleMessageKind.UpdateChunkV3 or ParticleMessageKind.UpdateFinishV3:
+                await HandleOtaV3Async(session, kind, message).ConfigureAwait(false);
                 break;
             default:
                 if (message.Type == CoapMessageType.Confirmable)
@@ -1173,6 +1183,12 @@ public sealed class VirtualDevice : IAsyncDisposable
             return;
         }
 
+        ApplyModule(session, module);
+    }
+
+    /// <summary>What the gcc HAL does with a validated module (OTA v1 and v3 alike): record its version, then "reset".</summary>
+    private void ApplyModule(Session session, ParsedModule module)
+    {
         if (module.Function == ModuleFunction.SystemPart)
         {
             _systemVersion = module.Version;

@@ -38,6 +38,14 @@ public sealed record VirtualDeviceOptions
 
     public ushort OtaChunkSize { get; init; } = 512;
 
+    /// <summary>Speak OTA v3 (UpdateStart/UpdateChunk/UpdateFinish) instead of v1 and say so with Hello flag 0x80, as Gen3
+    /// builds do; off for the gcc (Gen2) build.</summary>
+    public bool OtaProtocolV3 { get; init; }
+
+    /// <summary>Simulated loss: an OTA v3 UpdateChunk whose index this returns true for never reaches the device. Called
+    /// once per arriving chunk, so a test can lose a chunk only the first time.</summary>
+    public Func<uint, bool>? LoseOtaChunk { get; init; }
+
     /// <summary>Version of the user-part module reported in Describe (not the product firmware version).</summary>
     public ushort UserModuleVersion { get; init; } = 6;
 
@@ -104,7 +112,7 @@ public sealed record VirtualDeviceOptions
     internal HelloPayload CreateHello(ushort productFirmwareVersion, ushort systemVersion) => new(
         ProductId ?? PlatformId,
         productFirmwareVersion,
-        HelloFlags,
+        OtaProtocolV3 ? HelloFlags | HelloFlags.OtaProtocolV3 : HelloFlags,
         PlatformId,
         DeviceId: null,
         systemVersion,
