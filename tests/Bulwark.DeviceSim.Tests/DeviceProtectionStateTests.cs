@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Bulwark.DeviceSim.Protection;
 using Bulwark.Protocol;
 using Bulwark.Protocol.Keys;
+using Bulwark.Protocol.LocalControl;
 
 namespace Bulwark.DeviceSim.Tests;
 
@@ -28,15 +29,18 @@ public class DeviceProtectionStateTests
         Assert.True(device.HandleControlRequest(30, []).Ok);
         device.ApplyProtectedBootloader();
         Assert.Equal(SystemError.Protected, device.HandleControlRequest(30, []).Result);
-        Assert.True(device.HandleControlRequest(ControlRequestType.DeviceId, []).Ok);
-        Assert.Equal((true, false), ProtectedStateMessages.DecodeGetReply(device.HandleControlRequest(ControlRequestType.GetProtectedState, []).Payload));
+        var idReply = device.HandleControlRequest(ControlRequestType.DeviceId, []);
+        Assert.True(idReply.Ok);
+        Assert.True(ProtectedStateMessages.TryDecodeDeviceIdReply(idReply.Payload, out var reportedId));
+        Assert.Equal(Id, reportedId);
+        Assert.Equal((true, false), State(device));
 
         Unlock(device, deviceKey, serverKey, clock, TimeSpan.FromSeconds(10), expected: SystemError.None);
         Assert.True(device.InServiceMode);
         Assert.True(device.HandleControlRequest(30, []).Ok);
-        Assert.Equal((true, true), ProtectedStateMessages.DecodeGetReply(device.HandleControlRequest(ControlRequestType.GetProtectedState, []).Payload));
+        Assert.Equal((true, true), State(device));
 
-        Assert.True(device.HandleControlRequest(ControlRequestType.SetProtectedState, ProtectedStateMessages.EncodeSetRequest(ProtectedStateAction.Reset)).Ok);
+        Assert.True(device.HandleControlRequest(ControlRequestType.SetProtectedState, ProtectedStateMessages.EncodeSetRequest(SetProtectedStateRequest.Reset())).Ok);
         Assert.Equal(SystemError.Protected, device.HandleControlRequest(30, []).Result);
     }
 
@@ -75,13 +79,21 @@ public class DeviceProtectionStateTests
         Assert.False(device.InServiceMode);
     }
 
+    private static (bool State, bool Overridden) State(DeviceProtectionState device)
+    {
+        Assert.True(ProtectedStateMessages.TryDecodeGetReply(device.HandleControlRequest(ControlRequestType.GetProtectedState, []).Payload,
+            out var state, out var overridden));
+        return (state, overridden);
+    }
+
     /// <summary>PREPARE, the cloud's part (as ServiceModeAuthorizer signs), then CONFIRM after <paramref name="delay"/>.</summary>
     private static void Unlock(DeviceProtectionState device, ECDsa deviceKey, ECDsa serverKey, Clock clock, TimeSpan delay, int expected, ECDsa? signWith = null)
     {
         var serverNonce = RandomNumberGenerator.GetBytes(32);
-        var prepared = device.HandleControlRequest(ControlRequestType.SetProtectedState, ProtectedStateMessages.EncodeSetRequest(ProtectedStateAction.Prepare, serverNonce));
+        var prepared = device.HandleControlRequest(ControlRequestType.SetProtectedState, ProtectedStateMessages.EncodeSetRequest(SetProtectedStateRequest.Prepare(serverNonce)));
         Assert.True(prepared.Ok);
-        var reply = ProtectedStateMessages.DecodeSetReply(prepared.Payload);
+        Assert.True(ProtectedStateMessages.TryDecodeSetReply(prepared.Payload, out var reply));
+        Assert.NotNull(reply);
         var idBytes = Id.ToArray();
         Assert.True(ServiceModeSignatures.Verify(deviceKey, ServiceModeSignatures.DeviceHash(idBytes, reply.DeviceNonce!, serverNonce), reply.DeviceSignature!));
         Assert.Equal(ServiceModeSignatures.Fingerprint(deviceKey), reply.DevicePublicKeyFingerprint);
@@ -89,7 +101,7 @@ public class DeviceProtectionStateTests
             ServiceModeSignatures.ServerHash(idBytes, serverNonce, reply.DeviceNonce!, reply.DevicePublicKeyFingerprint!));
         clock.Now += delay;
         var confirmed = device.HandleControlRequest(ControlRequestType.SetProtectedState,
-            ProtectedStateMessages.EncodeSetRequest(ProtectedStateAction.Confirm, null, signature, ServiceModeSignatures.Fingerprint(serverKey)));
+            ProtectedStateMessages.EncodeSetRequest(SetProtectedStateRequest.Confirm(signature, ServiceModeSignatures.Fingerprint(serverKey))));
         Assert.Equal(expected, confirmed.Result);
     }
 }

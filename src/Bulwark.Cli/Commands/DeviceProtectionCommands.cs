@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Bulwark.Client;
+using Bulwark.Protocol.LocalControl;
 
 namespace Bulwark.Cli.Commands;
 
@@ -113,15 +114,13 @@ public static class DeviceProtectionCommands
                 return ExitCodes.Ok;
             }
             var serverNonce = await client.PrepareServiceModeAsync(id, context.CancellationToken);
-            var prepared = ProtectedStateProto.PrepareReply(await channel.RequestAsync(LocalControlClient.SetProtectedState,
-                ProtectedStateProto.PrepareRequest(serverNonce), "Service Mode PREPARE", context.CancellationToken));
-            if (prepared is not { DeviceNonce: { } deviceNonce, Signature: { } signature, Fingerprint: { } fingerprint })
+            var prepared = await channel.SetProtectedStateAsync(SetProtectedStateRequest.Prepare(serverNonce), context.CancellationToken);
+            if (prepared is not { DeviceNonce: { } deviceNonce, DeviceSignature: { } signature, DevicePublicKeyFingerprint: { } fingerprint })
             {
                 throw new CliException(ExitCodes.DeviceRefused, $"device {id} answered PREPARE without a signed nonce (not protected, or already in Service Mode)");
             }
             var granted = await client.ConfirmServiceModeAsync(id, serverNonce, deviceNonce, signature, fingerprint, context.CancellationToken);
-            await channel.RequestAsync(LocalControlClient.SetProtectedState,
-                ProtectedStateProto.ConfirmRequest(granted.ServerSignature, granted.ServerPublicKeyFingerprint), "Service Mode CONFIRM", context.CancellationToken);
+            await channel.SetProtectedStateAsync(SetProtectedStateRequest.Confirm(granted.ServerSignature, granted.ServerPublicKeyFingerprint), context.CancellationToken);
             var after = await StateAsync(channel, context);
             if (!after.Overridden)
             {
@@ -154,7 +153,7 @@ public static class DeviceProtectionCommands
             if (context.Value(control) is { Length: > 0 } address)
             {
                 using var channel = await OpenAsync(context, address, id);
-                await channel.RequestAsync(LocalControlClient.SetProtectedState, ProtectedStateProto.ResetRequest(), "Service Mode RESET", context.CancellationToken);
+                await channel.SetProtectedStateAsync(SetProtectedStateRequest.Reset(), context.CancellationToken);
                 state = await StateAsync(channel, context);
             }
             else
@@ -212,8 +211,8 @@ public static class DeviceProtectionCommands
         }
     }
 
-    private static async Task<(bool Protected, bool Overridden)> StateAsync(LocalControlClient channel, CliContext context) =>
-        ProtectedStateProto.GetReply(await channel.RequestAsync(LocalControlClient.GetProtectedState, [], "GetProtectedState", context.CancellationToken));
+    private static Task<(bool Protected, bool Overridden)> StateAsync(LocalControlClient channel, CliContext context) =>
+        channel.ProtectedStateAsync(context.CancellationToken);
 
     private static string StateText(bool isProtected, bool overridden) =>
         !isProtected ? "Open" : overridden ? "Protected (Service Mode)" : "Protected";

@@ -1,19 +1,14 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Sockets;
+using Bulwark.Protocol.LocalControl;
 
 namespace Bulwark.Cli.Commands;
 
-/// <summary>The client side of a device's local control channel (the bulwark-sim stand-in for USB control requests):
-/// TCP, request = <c>u16 type, u32 length, payload</c>, reply = <c>i32 result, u32 length, payload</c>, big-endian;
-/// result is the Device OS system error code.</summary>
+/// <summary>The client side of a device's local control channel (the bulwark-sim stand-in for USB control requests), framed
+/// by <see cref="LocalControlFrame"/>; the result is the Device OS system error code. The Device Protection requests'
+/// messages are <see cref="ProtectedStateMessages"/>.</summary>
 public sealed class LocalControlClient : IDisposable
 {
-    public const int DeviceId = 20;
-    public const int GetProtectedState = 76;
-    public const int SetProtectedState = 77;
-
-    private const int MaxReply = 64 * 1024;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
     private readonly TcpClient _client;
@@ -53,22 +48,12 @@ public sealed class LocalControlClient : IDisposable
         timeout.CancelAfter(Timeout);
         try
         {
-            var header = new byte[6];
-            BinaryPrimitives.WriteUInt16BigEndian(header, (ushort)type);
-            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(2), (uint)payload.Length);
-            await _stream.WriteAsync(header, timeout.Token);
-            await _stream.WriteAsync(payload, timeout.Token);
-            var reply = new byte[8];
-            await _stream.ReadExactlyAsync(reply, timeout.Token);
-            var result = BinaryPrimitives.ReadInt32BigEndian(reply);
-            var length = BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4));
-            if (length > MaxReply)
-            {
-                throw new CliException(ExitCodes.DeviceUnavailable, $"the device at {_address} sent a {length}-byte reply; not a local control channel?");
-            }
-            var body = new byte[length];
-            await _stream.ReadExactlyAsync(body, timeout.Token);
-            return (result, body);
+            await LocalControlFrame.WriteRequestAsync(_stream, type, payload, timeout.Token);
+            return await LocalControlFrame.ReadReplyAsync(_stream, timeout.Token);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliException(ExitCodes.DeviceUnavailable, $"the device at {_address} sent a bad frame ({e.Message}); not a local control channel?");
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -88,8 +73,27 @@ public sealed class LocalControlClient : IDisposable
     }
 
     /// <summary>The 24-hex-digit ID of the device on the channel (DEVICE_ID, allowed even when protected).</summary>
-    public async Task<string> DeviceIdAsync(CancellationToken cancellationToken) =>
-        Convert.ToHexStringLower(await RequestAsync(DeviceId, [], "its device ID", cancellationToken));
+    public async Task<string> DeviceIdAsync(CancellationToken cancellationToken)
+    {
+        var reply = await RequestAsync(ControlRequestType.DeviceId, [], "its device ID", cancellationToken);
+        return ProtectedStateMessages.TryDecodeDeviceIdReply(reply, out var id) ? id.ToString() : throw Malformed("DEVICE_ID");
+    }
+
+    /// <summary>GetProtectedState (76): whether the device is protected, and whether Service Mode overrides it now.</summary>
+    public async Task<(bool Protected, bool Overridden)> ProtectedStateAsync(CancellationToken cancellationToken)
+    {
+        var reply = await RequestAsync(ControlRequestType.GetProtectedState, [], "GetProtectedState", cancellationToken);
+        return ProtectedStateMessages.TryDecodeGetReply(reply, out var state, out var overridden) ? (state, overridden) : throw Malformed("GetProtectedState");
+    }
+
+    /// <summary>SetProtectedState (77); the PREPARE data of the reply, or null when it carried none.</summary>
+    public async Task<ProtectedStatePrepareReply?> SetProtectedStateAsync(SetProtectedStateRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var reply = await RequestAsync(ControlRequestType.SetProtectedState, ProtectedStateMessages.EncodeSetRequest(request),
+            "Service Mode " + request.Action.ToString().ToUpperInvariant(), cancellationToken);
+        return ProtectedStateMessages.TryDecodeSetReply(reply, out var prepare) ? prepare : throw Malformed("SetProtectedState");
+    }
 
     public void Dispose()
     {
@@ -111,6 +115,8 @@ public sealed class LocalControlClient : IDisposable
         _ => "system error " + code.ToString(CultureInfo.InvariantCulture),
     };
 
+    private CliException Malformed(string what) => new(ExitCodes.DeviceUnavailable, $"the device at {_address} sent a malformed {what} reply");
+
     private static (string Host, int Port) Parse(string address)
     {
         address = address.Trim();
@@ -122,107 +128,4 @@ public sealed class LocalControlClient : IDisposable
         var host = address[..colon].Trim('[', ']');
         return (host, port);
     }
-}
-
-/// <summary>The control/config.proto messages of requests 76 and 77 (wire types 0 and 2 only): GetProtectedStateReply{state=1,
-/// overridden=2}; SetProtectedStateRequest{action=1 (RESET=0, PREPARE=1, CONFIRM=2), prepare=2{server_nonce=1},
-/// confirm=3{server_signature=1, server_public_key_fingerprint=2}}; SetProtectedStateReply{prepare=1{device_nonce=1,
-/// device_signature=2, device_public_key_fingerprint=3}}.</summary>
-public static class ProtectedStateProto
-{
-    public const int Reset = 0;
-    public const int Prepare = 1;
-    public const int Confirm = 2;
-
-    public static byte[] PrepareRequest(byte[] serverNonce) => [.. Varint(1, Prepare), .. Bytes(2, Bytes(1, serverNonce))];
-
-    public static byte[] ConfirmRequest(byte[] serverSignature, byte[] serverFingerprint) =>
-        [.. Varint(1, Confirm), .. Bytes(3, [.. Bytes(1, serverSignature), .. Bytes(2, serverFingerprint)])];
-
-    public static byte[] ResetRequest() => Varint(1, Reset);
-
-    public static (bool Protected, bool Overridden) GetReply(byte[] data)
-    {
-        bool state = false, overridden = false;
-        foreach (var (field, value, _) in Read(data))
-        {
-            if (field == 1) state = value != 0;
-            if (field == 2) overridden = value != 0;
-        }
-        return (state, overridden);
-    }
-
-    /// <summary>The PREPARE reply; all null when the device is not protected (an empty prepare).</summary>
-    public static (byte[]? DeviceNonce, byte[]? Signature, byte[]? Fingerprint) PrepareReply(byte[] data)
-    {
-        byte[]? nonce = null, signature = null, fingerprint = null;
-        foreach (var (field, _, bytes) in Read(data))
-        {
-            if (field != 1 || bytes is null) continue;
-            foreach (var (inner, _, value) in Read(bytes))
-            {
-                if (inner == 1) nonce = value;
-                if (inner == 2) signature = value;
-                if (inner == 3) fingerprint = value;
-            }
-        }
-        return (nonce, signature, fingerprint);
-    }
-
-    private static byte[] Varint(int field, uint value) => [.. WriteVarint((uint)(field << 3)), .. WriteVarint(value)];
-
-    private static byte[] Bytes(int field, byte[] value) => [.. WriteVarint((uint)(field << 3 | 2)), .. WriteVarint((uint)value.Length), .. value];
-
-    private static byte[] WriteVarint(uint value)
-    {
-        var w = new List<byte>(5);
-        while (value >= 0x80)
-        {
-            w.Add((byte)(value | 0x80));
-            value >>= 7;
-        }
-        w.Add((byte)value);
-        return [.. w];
-    }
-
-    private static List<(int Field, uint Value, byte[]? Bytes)> Read(byte[] data)
-    {
-        var list = new List<(int, uint, byte[]?)>();
-        var i = 0;
-        while (i < data.Length)
-        {
-            var key = ReadVarint(data, ref i);
-            var field = (int)(key >> 3);
-            switch (key & 7)
-            {
-                case 0:
-                    list.Add((field, ReadVarint(data, ref i), null));
-                    break;
-                case 2:
-                    var length = ReadVarint(data, ref i);
-                    if (length > data.Length - i) throw Malformed();
-                    list.Add((field, 0, data[i..(i + (int)length)]));
-                    i += (int)length;
-                    break;
-                default:
-                    throw Malformed();
-            }
-        }
-        return list;
-    }
-
-    private static uint ReadVarint(byte[] data, ref int i)
-    {
-        uint value = 0;
-        for (var shift = 0; shift < 35; shift += 7)
-        {
-            if (i >= data.Length) throw Malformed();
-            var b = data[i++];
-            value |= (uint)(b & 0x7F) << shift;
-            if (b < 0x80) return value;
-        }
-        throw Malformed();
-    }
-
-    private static CliException Malformed() => new(ExitCodes.DeviceUnavailable, "the device sent a malformed control reply");
 }

@@ -1,17 +1,9 @@
 using System.Security.Cryptography;
 using Bulwark.Protocol;
 using Bulwark.Protocol.Keys;
+using Bulwark.Protocol.LocalControl;
 
 namespace Bulwark.DeviceSim.Protection;
-
-/// <summary>Device OS control request types the protection gate knows (system/inc/system_control.h).</summary>
-public static class ControlRequestType
-{
-    public const int AppCustom = 10;
-    public const int DeviceId = 20;
-    public const int GetProtectedState = 76;
-    public const int SetProtectedState = 77;
-}
 
 /// <summary>Device OS system error codes used by the gate and the unlock exchange (services/inc/system_error.h).</summary>
 public static class SystemError
@@ -25,14 +17,6 @@ public static class SystemError
     public const int InvalidSignature = -1250;
     public const int KeyMismatch = -1260;
     public const int Protected = -1270;
-}
-
-/// <summary>SetProtectedStateRequest.action (control/config.proto).</summary>
-public enum ProtectedStateAction
-{
-    Reset = 0,
-    Prepare = 1,
-    Confirm = 2,
 }
 
 /// <summary>A control request reply: the Device OS result code and the reply payload.</summary>
@@ -127,7 +111,7 @@ public sealed class DeviceProtectionState
             case ControlRequestType.SetProtectedState:
                 return SetProtectedState(payload);
             case ControlRequestType.DeviceId:
-                return new ControlReply(SystemError.None, _deviceId.ToArray());
+                return new ControlReply(SystemError.None, ProtectedStateMessages.EncodeDeviceIdReply(_deviceId));
             case ControlRequestType.AppCustom:
                 return new ControlReply(SystemError.None, []);
             default:
@@ -137,7 +121,7 @@ public sealed class DeviceProtectionState
 
     private ControlReply SetProtectedState(ReadOnlySpan<byte> payload)
     {
-        if (!ProtectedStateMessages.TryDecodeSetRequest(payload, out var request))
+        if (!ProtectedStateMessages.TryDecodeSetRequest(payload, out var request) || !Enum.IsDefined(request.Action))
         {
             return new ControlReply(SystemError.InvalidArgument, []);
         }
@@ -158,14 +142,14 @@ public sealed class DeviceProtectionState
                     if (!_protected || OverrideHolds())
                     {
                         // Not protected (or already overridden): an empty prepare.
-                        return new ControlReply(SystemError.None, ProtectedStateMessages.EncodeSetReply(null, null, null));
+                        return new ControlReply(SystemError.None, ProtectedStateMessages.EncodeSetReply(ProtectedStatePrepareReply.Empty));
                     }
                     var deviceNonce = RandomNumberGenerator.GetBytes(ServiceModeSignatures.NonceLength);
                     var hash = ServiceModeSignatures.DeviceHash(_deviceId.ToArray(), deviceNonce, serverNonce);
                     var signature = ServiceModeSignatures.Sign(_deviceKey, hash);
                     _prepared = (serverNonce, deviceNonce, _time.GetUtcNow());
                     return new ControlReply(SystemError.None,
-                        ProtectedStateMessages.EncodeSetReply(deviceNonce, signature, ServiceModeSignatures.Fingerprint(_deviceKey)));
+                        ProtectedStateMessages.EncodeSetReply(new ProtectedStatePrepareReply(deviceNonce, signature, ServiceModeSignatures.Fingerprint(_deviceKey))));
                 }
                 case ProtectedStateAction.Confirm:
                 {
@@ -214,181 +198,5 @@ public sealed class DeviceProtectionState
             _overrideUntil = null;
         }
         return _overrideUntil is not null;
-    }
-}
-
-/// <summary>The protobuf messages of control/config.proto used by requests 76 and 77, hand-encoded (wire types 0 and 2 only):
-/// GetProtectedStateReply{state=1, overridden=2}; SetProtectedStateRequest{action=1, prepare=2{server_nonce=1},
-/// confirm=3{server_signature=1, server_public_key_fingerprint=2}}; SetProtectedStateReply{prepare=1{device_nonce=1,
-/// device_signature=2, device_public_key_fingerprint=3}}.</summary>
-public static class ProtectedStateMessages
-{
-    public sealed record SetRequest(ProtectedStateAction Action, byte[]? ServerNonce, byte[]? ServerSignature, byte[]? ServerPublicKeyFingerprint);
-
-    public sealed record PrepareReply(byte[]? DeviceNonce, byte[]? DeviceSignature, byte[]? DevicePublicKeyFingerprint);
-
-    public static byte[] EncodeGetReply(bool state, bool overridden)
-    {
-        var w = new List<byte>();
-        Varint(w, 1, state ? 1u : 0u);
-        Varint(w, 2, overridden ? 1u : 0u);
-        return [.. w];
-    }
-
-    public static (bool State, bool Overridden) DecodeGetReply(ReadOnlySpan<byte> data)
-    {
-        bool state = false, overridden = false;
-        foreach (var (field, value, _) in Read(data.ToArray()))
-        {
-            if (field == 1) state = value != 0;
-            if (field == 2) overridden = value != 0;
-        }
-        return (state, overridden);
-    }
-
-    public static byte[] EncodeSetRequest(ProtectedStateAction action, byte[]? serverNonce = null, byte[]? serverSignature = null, byte[]? serverFingerprint = null)
-    {
-        var w = new List<byte>();
-        Varint(w, 1, (uint)action);
-        if (serverNonce is not null)
-        {
-            var prepare = new List<byte>();
-            Bytes(prepare, 1, serverNonce);
-            Bytes(w, 2, [.. prepare]);
-        }
-        if (serverSignature is not null || serverFingerprint is not null)
-        {
-            var confirm = new List<byte>();
-            if (serverSignature is not null) Bytes(confirm, 1, serverSignature);
-            if (serverFingerprint is not null) Bytes(confirm, 2, serverFingerprint);
-            Bytes(w, 3, [.. confirm]);
-        }
-        return [.. w];
-    }
-
-    public static bool TryDecodeSetRequest(ReadOnlySpan<byte> data, out SetRequest request)
-    {
-        request = new SetRequest(ProtectedStateAction.Reset, null, null, null);
-        try
-        {
-            var action = ProtectedStateAction.Reset;
-            byte[]? nonce = null, signature = null, fingerprint = null;
-            foreach (var (field, value, bytes) in Read(data.ToArray()))
-            {
-                switch (field)
-                {
-                    case 1: action = (ProtectedStateAction)value; break;
-                    case 2 when bytes is not null:
-                        nonce = Read(bytes).FirstOrDefault(f => f.Field == 1).Bytes;
-                        break;
-                    case 3 when bytes is not null:
-                        foreach (var inner in Read(bytes))
-                        {
-                            if (inner.Field == 1) signature = inner.Bytes;
-                            if (inner.Field == 2) fingerprint = inner.Bytes;
-                        }
-                        break;
-                }
-            }
-            if (!Enum.IsDefined(action))
-            {
-                return false;
-            }
-            request = new SetRequest(action, nonce, signature, fingerprint);
-            return true;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
-
-    public static byte[] EncodeSetReply(byte[]? deviceNonce, byte[]? signature, byte[]? fingerprint)
-    {
-        var prepare = new List<byte>();
-        if (deviceNonce is not null) Bytes(prepare, 1, deviceNonce);
-        if (signature is not null) Bytes(prepare, 2, signature);
-        if (fingerprint is not null) Bytes(prepare, 3, fingerprint);
-        var w = new List<byte>();
-        Bytes(w, 1, [.. prepare]);
-        return [.. w];
-    }
-
-    public static PrepareReply DecodeSetReply(ReadOnlySpan<byte> data)
-    {
-        byte[]? nonce = null, signature = null, fingerprint = null;
-        foreach (var (field, _, bytes) in Read(data.ToArray()))
-        {
-            if (field != 1 || bytes is null) continue;
-            foreach (var inner in Read(bytes))
-            {
-                if (inner.Field == 1) nonce = inner.Bytes;
-                if (inner.Field == 2) signature = inner.Bytes;
-                if (inner.Field == 3) fingerprint = inner.Bytes;
-            }
-        }
-        return new PrepareReply(nonce, signature, fingerprint);
-    }
-
-    private static void Varint(List<byte> w, int field, uint value)
-    {
-        WriteVarint(w, (uint)(field << 3));
-        WriteVarint(w, value);
-    }
-
-    private static void Bytes(List<byte> w, int field, byte[] value)
-    {
-        WriteVarint(w, (uint)(field << 3 | 2));
-        WriteVarint(w, (uint)value.Length);
-        w.AddRange(value);
-    }
-
-    private static void WriteVarint(List<byte> w, uint value)
-    {
-        while (value >= 0x80)
-        {
-            w.Add((byte)(value | 0x80));
-            value >>= 7;
-        }
-        w.Add((byte)value);
-    }
-
-    private static IEnumerable<(int Field, uint Value, byte[]? Bytes)> Read(byte[] data)
-    {
-        var list = new List<(int, uint, byte[]?)>();
-        var i = 0;
-        while (i < data.Length)
-        {
-            var key = ReadVarint(data, ref i);
-            var field = (int)(key >> 3);
-            switch (key & 7)
-            {
-                case 0:
-                    list.Add((field, ReadVarint(data, ref i), null));
-                    break;
-                case 2:
-                    var length = (int)ReadVarint(data, ref i);
-                    if (length < 0 || i + length > data.Length) throw new FormatException("truncated field");
-                    list.Add((field, 0, data[i..(i + length)]));
-                    i += length;
-                    break;
-                default:
-                    throw new FormatException("unsupported wire type");
-            }
-        }
-        return list;
-    }
-
-    private static uint ReadVarint(byte[] data, ref int i)
-    {
-        uint value = 0;
-        for (var shift = 0; shift < 35; shift += 7)
-        {
-            if (i >= data.Length) throw new FormatException("truncated varint");
-            var b = data[i++];
-            value |= (uint)(b & 0x7F) << shift;
-            if (b < 0x80) return value;
-        }
-        throw new FormatException("varint too long");
     }
 }

@@ -1,20 +1,15 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Bulwark.Protocol.LocalControl;
 
 namespace Bulwark.DeviceSim.Protection;
 
 /// <summary>A virtual device's local control channel, standing in for USB: a TCP listener on localhost that takes control
 /// requests and answers them through the device's handler (the Device Protection gate). One request at a time per
-/// connection, as USB control transfers are; several connections may be open.
-/// <para>Framing, big-endian: request = <c>u16 type, u32 length, payload</c>; reply = <c>i32 result, u32 length,
-/// payload</c>. <c>result</c> is the Device OS system error code (0 = ok, -1270 = SYSTEM_ERROR_PROTECTED). A payload
-/// over <see cref="MaxPayload"/> closes the connection.</para></summary>
+/// connection, as USB control transfers are; several connections may be open. Framing: <see cref="LocalControlFrame"/>;
+/// a request over its size limit closes the connection.</summary>
 public sealed class LocalControlServer : IAsyncDisposable
 {
-    /// <summary>Device OS control requests are small; this bounds what one frame may make the listener buffer.</summary>
-    public const int MaxPayload = 64 * 1024;
-
     private readonly Func<int, byte[], ControlReply> _handler;
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
@@ -46,25 +41,8 @@ public sealed class LocalControlServer : IAsyncDisposable
     /// <summary>Sends one request over an open stream and reads the reply: the client half of the framing.</summary>
     public static async Task<ControlReply> SendAsync(Stream stream, int type, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        ArgumentOutOfRangeException.ThrowIfNegative(type);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(type, ushort.MaxValue);
-        var header = new byte[6];
-        BinaryPrimitives.WriteUInt16BigEndian(header, (ushort)type);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(2), (uint)payload.Length);
-        await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
-        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-        var replyHeader = new byte[8];
-        await stream.ReadExactlyAsync(replyHeader, cancellationToken).ConfigureAwait(false);
-        var result = BinaryPrimitives.ReadInt32BigEndian(replyHeader);
-        var length = BinaryPrimitives.ReadUInt32BigEndian(replyHeader.AsSpan(4));
-        if (length > MaxPayload)
-        {
-            throw new InvalidDataException($"control reply of {length} bytes is over the {MaxPayload}-byte limit");
-        }
-        var body = new byte[length];
-        await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
+        await LocalControlFrame.WriteRequestAsync(stream, type, payload, cancellationToken).ConfigureAwait(false);
+        var (result, body) = await LocalControlFrame.ReadReplyAsync(stream, cancellationToken).ConfigureAwait(false);
         return new ControlReply(result, body);
     }
 
@@ -119,23 +97,15 @@ public sealed class LocalControlServer : IAsyncDisposable
         {
             client.NoDelay = true;
             var stream = client.GetStream();
-            var header = new byte[6];
             try
             {
                 while (!_stop.IsCancellationRequested)
                 {
-                    if (!await ReadFrameStartAsync(stream, header, _stop.Token).ConfigureAwait(false))
+                    if (await LocalControlFrame.ReadRequestAsync(stream, _stop.Token).ConfigureAwait(false) is not { } request)
                     {
                         return;
                     }
-                    var type = BinaryPrimitives.ReadUInt16BigEndian(header);
-                    var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2));
-                    if (length > MaxPayload)
-                    {
-                        return;
-                    }
-                    var payload = new byte[length];
-                    await stream.ReadExactlyAsync(payload, _stop.Token).ConfigureAwait(false);
+                    var (type, payload) = request;
                     ControlReply reply;
                     try
                     {
@@ -145,37 +115,13 @@ public sealed class LocalControlServer : IAsyncDisposable
                     {
                         reply = new ControlReply(SystemError.InvalidState, []);
                     }
-                    var replyHeader = new byte[8];
-                    BinaryPrimitives.WriteInt32BigEndian(replyHeader, reply.Result);
-                    BinaryPrimitives.WriteUInt32BigEndian(replyHeader.AsSpan(4), (uint)reply.Payload.Length);
-                    await stream.WriteAsync(replyHeader, _stop.Token).ConfigureAwait(false);
-                    await stream.WriteAsync(reply.Payload, _stop.Token).ConfigureAwait(false);
+                    await LocalControlFrame.WriteReplyAsync(stream, reply.Result, reply.Payload, _stop.Token).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or ObjectDisposedException or SocketException)
             {
-                // The client went away, or the device is shutting down.
+                // The client went away, sent an oversized frame, or the device is shutting down.
             }
         }
-    }
-
-    /// <summary>Reads a request header; false on a clean end of stream before it.</summary>
-    private static async Task<bool> ReadFrameStartAsync(NetworkStream stream, byte[] header, CancellationToken cancellationToken)
-    {
-        var read = 0;
-        while (read < header.Length)
-        {
-            var n = await stream.ReadAsync(header.AsMemory(read), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                if (read == 0)
-                {
-                    return false;
-                }
-                throw new EndOfStreamException();
-            }
-            read += n;
-        }
-        return true;
     }
 }
