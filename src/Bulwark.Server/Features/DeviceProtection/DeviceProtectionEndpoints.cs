@@ -22,6 +22,9 @@ public static class DeviceProtectionEndpoints
     public const string Active = "active";
     public const string Disabled = "disabled";
 
+    /// <summary>The error code of a Service Mode prepare for a device the cloud does not know to be protected.</summary>
+    public const string NotProtected = "device_not_protected";
+
     public static IServiceCollection AddDeviceProtection(this IServiceCollection services)
     {
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection(DeviceProtectionOptions.Section).Get<DeviceProtectionOptions>()
@@ -164,6 +167,16 @@ public static class DeviceProtectionEndpoints
                 {
                     await audit.RecordAsync(db, AuditEventType.ServiceModeRefused, actor, device.Id, "prepare: " + ServiceModeAuthorizer.DeviceKeyNotFound, context.RequestAborted);
                     return ApiProblem.NotFound(ServiceModeAuthorizer.DeviceKeyNotFound);
+                }
+                // Service Mode overrides protection the device has reported; there is nothing to override before that.
+                var current = await protection.RefreshAsync(db, device.Id, context.RequestAborted);
+                if (current is not (ProtectionStatus.Active or ProtectionStatus.ServiceMode))
+                {
+                    var text = ProtectionStatusRules.Text(current);
+                    await audit.RecordAsync(db, AuditEventType.ServiceModeRefused, actor, device.Id,
+                        $"prepare: the device has not reported Device Protection (status {text})", context.RequestAborted);
+                    return ApiProblem.Create(409, NotProtected,
+                        $"Device {device.Id} is not protected (device_protection.status is {text}): Service Mode is only for a device that has reported Device Protection active");
                 }
                 var nonce = authorizer.Prepare(device.Id);
                 await audit.RecordAsync(db, AuditEventType.ServiceModePrepared, actor, device.Id, "Service Mode prepare", context.RequestAborted);

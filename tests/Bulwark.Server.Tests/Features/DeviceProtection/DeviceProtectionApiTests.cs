@@ -139,6 +139,57 @@ public class DeviceProtectionApiTests
         Assert.NotEmpty(await DeviceTestKit.AuditAsync(server, AuditEventType.ServiceModeEnded));
     }
 
+    public static TheoryData<string> Providers => TestDatabase.Providers;
+
+    [Theory, MemberData(nameof(Providers))]
+    public async Task Service_mode_prepare_is_refused_until_the_device_reports_protection(string provider)
+    {
+        await using var server = await BulwarkTestServer.StartAsync(provider);
+        var owner = await server.CreateUserAsync();
+        var product = await server.CreateProductAsync(owner, platformId: 13);
+        await server.OkAsync(owner.Token, "PUT", $"/v1/products/{product}", new { device_protection = "active" });
+        using var deviceKey = ServiceModeAuthorizerTests.Key(ServiceModeAuthorizerTests.DevicePem);
+        var pending = await AddDeviceAsync(server, owner, product, deviceKey);
+        Assert.Equal("pending", await StatusAsync(server, owner, product, pending));
+        var openProduct = await server.CreateProductAsync(owner, platformId: 13);
+        using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var open = await AddDeviceAsync(server, owner, openProduct, otherKey);
+        Assert.Equal("disabled", await StatusAsync(server, owner, openProduct, open));
+
+        foreach (var (path, status) in new[]
+        {
+            ($"/v1/devices/{pending}/unprotect", "pending"),
+            ($"/v1/products/{product}/devices/{pending}/unprotect", "pending"),
+            ($"/v1/devices/{open}/unprotect", "disabled"),
+            ($"/v1/products/{openProduct}/devices/{open}/unprotect", "disabled"),
+        })
+        {
+            var (code, body) = await server.SendAsync(owner.Token, "PUT", path, new { action = "prepare" });
+            Assert.Equal(409, code);
+            Assert.Equal(DeviceProtectionEndpoints.NotProtected, body.Error());
+            Assert.Contains($"is {status}", body.Description(), StringComparison.Ordinal);
+        }
+        var refusals = await DeviceTestKit.AuditAsync(server, AuditEventType.ServiceModeRefused);
+        Assert.Equal(4, refusals.Count(e => e.Details!.Contains("has not reported Device Protection", StringComparison.Ordinal)));
+        Assert.Equal(2, refusals.Count(e => e.SubjectId == open));
+        Assert.Empty(await DeviceTestKit.AuditAsync(server, AuditEventType.ServiceModePrepared));
+
+        // Once the device reports protection, the same call hands out a nonce.
+        await ReportProtectedAsync(server, pending);
+        var prepared = await server.OkAsync(owner.Token, "PUT", $"/v1/devices/{pending}/unprotect", new { action = "prepare" });
+        Assert.Equal(32, Convert.FromBase64String(prepared.GetProperty("server_nonce").GetString()!).Length);
+
+        // A device that said it is not protected is refused as well (reported, but not protected: still pending).
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+            await server.Services.GetRequiredService<DeviceProtectionService>().OnSystemDescribeAsync(db, pending, new SystemDescribe { ProtectedState = false }, default);
+        }
+        var (again, againBody) = await server.SendAsync(owner.Token, "PUT", $"/v1/devices/{pending}/unprotect", new { action = "prepare" });
+        Assert.Equal(409, again);
+        Assert.Equal(DeviceProtectionEndpoints.NotProtected, againBody.Error());
+    }
+
     [Fact]
     public async Task A_protected_device_refuses_ad_hoc_flashing_even_with_the_owners_token()
     {
@@ -174,7 +225,8 @@ public class DeviceProtectionApiTests
         Assert.Single(await DeviceTestKit.AuditAsync(server, AuditEventType.FlashRefusedByProtection));
     }
 
-    private static async Task<string> AddDeviceAsync(BulwarkTestServer server, TestUser owner, int product, ECDsa? ecKey)
+    /// <summary>A device the owner provisions (RSA, and EC when given), claims and adds to the product, as a Boron.</summary>
+    internal static async Task<string> AddDeviceAsync(BulwarkTestServer server, TestUser owner, int product, ECDsa? ecKey)
     {
         var (id, rsa) = DeviceTestKit.NewIdentity();
         using var client = server.CreateClient(owner.Token);
@@ -195,7 +247,7 @@ public class DeviceProtectionApiTests
     }
 
     /// <summary>What the gateway does with a system Describe that reports a protected bootloader.</summary>
-    private static async Task ReportProtectedAsync(BulwarkTestServer server, string deviceId)
+    internal static async Task ReportProtectedAsync(BulwarkTestServer server, string deviceId)
     {
         await using var scope = server.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
