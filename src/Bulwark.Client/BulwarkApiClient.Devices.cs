@@ -16,6 +16,17 @@ public sealed partial class BulwarkApiClient
         return SendAsync<DeviceInfo>(Request(HttpMethod.Get, "v1/devices/" + Escape(deviceId)), cancellationToken);
     }
 
+    /// <summary>Device vitals, <c>GET /v1/diagnostics/:id/last</c> (or the product's path when <paramref name="product"/> is
+    /// given): <c>{diagnostics: {updated_at, deviceID, payload}}</c>.</summary>
+    public Task<JsonElement> GetDeviceVitalsAsync(string deviceId, string? product = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(deviceId);
+        var path = string.IsNullOrWhiteSpace(product)
+            ? $"v1/diagnostics/{Escape(deviceId.Trim())}/last"
+            : $"v1/products/{Escape(product.Trim())}/diagnostics/{Escape(deviceId.Trim())}/last";
+        return SendAsync<JsonElement>(Request(HttpMethod.Get, path), cancellationToken);
+    }
+
     /// <summary><c>PUT /v1/devices/:id</c> with the name and/or notes.</summary>
     public Task<DeviceUpdateResult> UpdateDeviceAsync(string deviceId, DeviceUpdate update, CancellationToken cancellationToken = default)
     {

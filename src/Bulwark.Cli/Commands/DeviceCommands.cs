@@ -5,7 +5,7 @@ using Bulwark.Client;
 
 namespace Bulwark.Cli.Commands;
 
-/// <summary><c>device list|get|rename|claim|release|call|get-var</c>.</summary>
+/// <summary><c>device list|get|vitals|rename|claim|release|call|get-var</c>.</summary>
 internal static class DeviceCommands
 {
     public static Command Create(CliApp app)
@@ -13,6 +13,7 @@ internal static class DeviceCommands
         var device = new Command("device", "Manage your devices, call their functions and read their variables");
         device.Subcommands.Add(List(app));
         device.Subcommands.Add(Get(app));
+        device.Subcommands.Add(Vitals(app));
         device.Subcommands.Add(Rename(app));
         device.Subcommands.Add(Claim(app));
         device.Subcommands.Add(Release(app));
@@ -81,6 +82,52 @@ internal static class DeviceCommands
         });
         return command;
     }
+
+    private static Command Vitals(CliApp app)
+    {
+        var id = DeviceArgument();
+        var productOption = new Option<string?>("--product") { Description = "Read it as a member of this product's team (ID or slug)" };
+        var command = new Command("vitals", "Show what the cloud last knew of a device: connection, versions, Device Protection") { id, productOption };
+        app.Handle(command, async context =>
+        {
+            using var client = context.CreateAuthenticatedClient();
+            var vitals = await client.GetDeviceVitalsAsync(context.Value(id)!, context.Value(productOption), context.CancellationToken);
+            if (context.Json)
+            {
+                context.WriteJson(vitals);
+                return ExitCodes.Ok;
+            }
+            var diagnostics = vitals.GetProperty("diagnostics");
+            var payload = diagnostics.GetProperty("payload");
+            var system = payload.GetProperty("device").GetProperty("system");
+            var protection = payload.GetProperty("device_protection");
+            var table = new TextTable("FIELD", "VALUE");
+            table.Add("id", Text(diagnostics, "deviceID"));
+            table.Add("updated", Text(diagnostics, "updated_at", "never"));
+            table.Add("status", payload.GetProperty("online").GetBoolean() ? "online" : "offline");
+            table.Add("last heard", Text(payload, "last_heard", "never"));
+            table.Add("last handshake", Text(payload, "last_handshake_at", "never"));
+            table.Add("last ip address", Text(payload, "last_ip_address"));
+            table.Add("device os", Text(system, "device_os_version"));
+            table.Add("firmware version", Text(system, "firmware_version"));
+            var status = Text(protection, "status");
+            table.Add("device protection", protection.GetProperty("service_mode_until").ValueKind == JsonValueKind.String
+                ? $"{status} (until {Text(protection, "service_mode_until")} or {Text(protection, "service_mode_resets_left")} resets)"
+                : status);
+            table.WriteTo(context.Console.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>A JSON property as text; <paramref name="none"/> when it is null or absent.</summary>
+    private static string Text(JsonElement element, string name, string none = "-") =>
+        element.TryGetProperty(name, out var value) ? value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString()!,
+            JsonValueKind.Null => none,
+            _ => value.GetRawText(),
+        } : none;
 
     private static Command Rename(CliApp app)
     {

@@ -91,6 +91,7 @@ public static class BulwarkServer
         app.MapProvisioningEndpoints();
         app.MapEventEndpoints();
         app.MapDeviceEndpoints();
+        app.MapDeviceVitalsEndpoints();
         app.MapProductDeviceEndpoints();
         app.MapProductEventEndpoints();
         app.MapFirmwareEndpoints();

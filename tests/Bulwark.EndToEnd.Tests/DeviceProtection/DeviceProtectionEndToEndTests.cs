@@ -138,6 +138,18 @@ public class DeviceProtectionEndToEndTests
         Assert.Equal(SystemError.None, (await RawControlAsync(device, 2, [])).Result);
         Assert.Equal("service_mode", await CloudStatusAsync(http, id));
 
+        // The device's vitals show it as the cloud records it, with when Service Mode runs out.
+        var vitals = await cli.RunAsync("device", "vitals", id, "--product", product, "--json");
+        Assert.True(vitals.ExitCode == 0, vitals.ToString());
+        var vitalsPayload = JsonDocument.Parse(vitals.Stdout).RootElement.GetProperty("diagnostics").GetProperty("payload");
+        Assert.Equal("service_mode", vitalsPayload.GetProperty("device_protection").GetProperty("status").GetString());
+        Assert.Equal(20, vitalsPayload.GetProperty("device_protection").GetProperty("service_mode_resets_left").GetInt32());
+        Assert.True(vitalsPayload.GetProperty("online").GetBoolean());
+        var vitalsTable = await cli.RunAsync("device", "vitals", id);
+        Assert.True(vitalsTable.ExitCode == 0, vitalsTable.ToString());
+        Assert.Contains("service_mode (until ", vitalsTable.Stdout, StringComparison.Ordinal);
+        Assert.Contains("online", vitalsTable.Stdout, StringComparison.Ordinal);
+
         // And back to protection on request.
         var reenable = await cli.RunAsync("device-protection", "enable", "--device", id, "--control", control);
         Assert.True(reenable.ExitCode == 0, reenable.ToString());
@@ -153,6 +165,7 @@ public class DeviceProtectionEndToEndTests
         var refused = await strangerCli.RunAsync("device-protection", "disable", "--device", id, "--control", control);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.True(protection.Enforcing);
+        Assert.Equal(5, (await strangerCli.RunAsync("device", "vitals", id)).ExitCode);
     }
 
     [Fact]

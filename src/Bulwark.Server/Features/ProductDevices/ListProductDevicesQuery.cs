@@ -91,14 +91,21 @@ public static class ListProductDevicesQuery
     public static async Task<IResult> GetAsync(string deviceId, HttpContext context, BulwarkDbContext db, IDeviceConnectionRegistry registry)
     {
         var productId = context.Grant().Product!.Id;
-        var id = deviceId.Trim().ToLowerInvariant();
-        var device = await db.Devices.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, context.RequestAborted);
-        var listed = await db.ProductDeviceStates.AnyAsync(s => s.ProductId == productId && s.DeviceId == id, context.RequestAborted);
-        if (device is null || (device.CloudProductId != productId && !listed))
+        var device = await FindInProductAsync(db, productId, deviceId, context.RequestAborted);
+        if (device is null)
         {
             return ApiProblem.NotFound("Device not found in this product");
         }
         return TypedResults.Json((await ViewsAsync(db, registry, productId, [device], context.RequestAborted))[0], ApiJson.Options);
+    }
+
+    /// <summary>A device the product holds, or lists (quarantined or denied); null for any other.</summary>
+    internal static async Task<Device?> FindInProductAsync(BulwarkDbContext db, int productId, string deviceId, CancellationToken cancellationToken)
+    {
+        var id = deviceId.Trim().ToLowerInvariant();
+        var device = await db.Devices.AsNoTracking().FirstOrDefaultAsync(d => d.Id == id, cancellationToken);
+        var listed = await db.ProductDeviceStates.AnyAsync(s => s.ProductId == productId && s.DeviceId == id, cancellationToken);
+        return device is null || (device.CloudProductId != productId && !listed) ? null : device;
     }
 
     internal static async Task<List<Dictionary<string, object?>>> ViewsAsync(BulwarkDbContext db, IDeviceConnectionRegistry registry, int productId,
