@@ -8,7 +8,7 @@ using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 namespace Bulwark.EndToEnd.Tests.Gateway;
 
 /// <summary>The server and bulwark-sim's <see cref="VirtualDevice"/> over real loopback sockets.</summary>
-public class VirtualDeviceGatewayTests
+public partial class VirtualDeviceGatewayTests
 {
     [Fact]
     public async Task A_virtual_device_connects_publishes_and_answers_through_the_REST_API()
@@ -54,16 +54,7 @@ public class VirtualDeviceGatewayTests
         Assert.Equal(new string('0', 64), modules[2].GetProperty("u").GetString());
         Assert.False(modules[0].TryGetProperty("security", out _));
 
-        var call = await client.PostAsJsonAsync($"/v1/devices/{id}/double", new { arg = "21" });
-        await EnsureSuccessAsync(call);
-        Assert.Equal(42, (await JsonAsync(call)).GetProperty("return_value").GetInt32());
-        var variable = await client.GetAsync($"/v1/devices/{id}/answer");
-        await EnsureSuccessAsync(variable);
-        Assert.Equal(42, (await JsonAsync(variable)).GetProperty("result").GetInt32());
-
-        await device.DisconnectAsync();
-        Assert.Equal("offline", (await NextEventAsync(reader, "spark/status")).GetProperty("data").GetString());
-        Assert.False((await JsonAsync(await client.GetAsync($"/v1/devices/{id}"))).GetProperty("online").GetBoolean());
+        await CallReadAndDisconnectAsync(client, device, reader, id);
     }
 
     private static async Task<JsonElement> NextEventAsync(StreamReader reader, string name)
