@@ -427,6 +427,7 @@ public sealed partial class DeviceSession : IDeviceConnection
                 return;
             }
             _subscriptions.Add(prefix);
+            _eventSubscription?.AddPrefix(prefix);
         }
         EnsureEventSubscription();
     }
@@ -451,28 +452,14 @@ public sealed partial class DeviceSession : IDeviceConnection
             {
                 return;
             }
-            _eventSubscription = _services.Bus.Subscribe(owner, MatchesSubscription, capacity: 256);
-            _ = PumpEventsAsync(_eventSubscription);
-        }
-    }
-
-    private bool MatchesSubscription(CloudEvent e)
-    {
-        if (e.DeviceId == DeviceId)
-        {
-            return false; // A device does not hear its own events back.
-        }
-        lock (_subscriptionLock)
-        {
+            // The bus matches the prefixes (and leaves out the device's own events and what devices do not receive).
+            _eventSubscription = _services.Bus.SubscribeDevice(owner, DeviceId, capacity: 256);
             foreach (var prefix in _subscriptions)
             {
-                if (e.Name.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    return true;
-                }
+                _eventSubscription.AddPrefix(prefix);
             }
+            _ = PumpEventsAsync(_eventSubscription);
         }
-        return false;
     }
 
     private async Task PumpEventsAsync(EventSubscription subscription)
