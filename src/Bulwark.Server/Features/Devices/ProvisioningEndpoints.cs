@@ -99,6 +99,8 @@ public static class ProvisioningEndpoints
                     store.Invalidate(outcome.Id!);
                 }
                 imported.Add(outcome.Id!);
+                // Saved (or unchanged): forget it, or every later save would scan all earlier devices of the batch.
+                db.ChangeTracker.Clear();
             }
             return TypedResults.Json(new { ok = errors.Count == 0, imported = imported.Count, devices = imported, errors });
         }
