@@ -54,7 +54,19 @@ public sealed class DtlsClientHandshake : IDisposable
 
     public DtlsHandshakeFailure Failure { get; private set; }
 
-    public IReadOnlyList<DtlsFlightEntry> LastFlight { get; private set; } = [];
+    /// <summary>The flight to resend when the peer shows it did not arrive. Setting it notes where the peer's next
+    /// flight starts, so repeats of the peer's previous flight can be told from repeats of its next.</summary>
+    public IReadOnlyList<DtlsFlightEntry> LastFlight
+    {
+        get;
+        private set
+        {
+            field = value;
+            _peerFlightStart = _reassembler.NextMessageSeq;
+        }
+    } = [];
+
+    private int _peerFlightStart;
 
     public IReadOnlyList<DtlsFlightEntry> Start() => SendClientHello([]);
 
@@ -71,7 +83,10 @@ public sealed class DtlsClientHandshake : IDisposable
         while (content.Length > 0 && DtlsHandshakeFragment.TryParse(content, out DtlsHandshakeFragment? fragment, out int consumed))
         {
             content = content[consumed..];
-            resend |= !_reassembler.Add(fragment);
+            // Only a repeat of the last message of the peer's flight before our last one shows that our flight was lost
+            // (as mbedtls does): answering every repeated record, or repeats of the flight still being processed (a
+            // device key lookup in progress), multiplies flights and, with loss and reordering, feeds a storm.
+            resend |= !_reassembler.Add(fragment) && fragment.MessageSeq == _peerFlightStart - 1;
         }
 
         while (Failure == DtlsHandshakeFailure.None && _reassembler.TryTake(out DtlsHandshakeMessage? message))

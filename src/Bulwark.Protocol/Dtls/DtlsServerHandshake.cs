@@ -77,7 +77,19 @@ public sealed class DtlsServerHandshake : IDisposable
 
     public DtlsHandshakeFailure Failure { get; private set; }
 
-    public IReadOnlyList<DtlsFlightEntry> LastFlight { get; private set; } = [];
+    /// <summary>The flight to resend when the peer shows it did not arrive. Setting it notes where the peer's next
+    /// flight starts, so repeats of the peer's previous flight can be told from repeats of its next.</summary>
+    public IReadOnlyList<DtlsFlightEntry> LastFlight
+    {
+        get;
+        private set
+        {
+            field = value;
+            _peerFlightStart = _reassembler.NextMessageSeq;
+        }
+    } = [];
+
+    private int _peerFlightStart;
 
     /// <summary>What Device OS must offer: suite 0xC0AE, P-256, uncompressed points, raw keys both ways.</summary>
     public static bool IsAcceptable(DtlsClientHello hello) =>
@@ -143,7 +155,10 @@ public sealed class DtlsServerHandshake : IDisposable
             }
 
             content = content[consumed..];
-            resend |= !_reassembler.Add(fragment);
+            // Only a repeat of the last message of the peer's flight before our last one shows that our flight was lost
+            // (as mbedtls does): answering every repeated record, or repeats of the flight still being processed (a
+            // device key lookup in progress), multiplies flights and, with loss and reordering, feeds a storm.
+            resend |= !_reassembler.Add(fragment) && fragment.MessageSeq == _peerFlightStart - 1;
         }
 
         return Failure == DtlsHandshakeFailure.None && (ProcessReady() || resend);

@@ -37,6 +37,9 @@ internal sealed class LossyUdpProxy : IAsyncDisposable
 
     public int Dropped { get; private set; }
 
+    /// <summary>Every datagram that reached the shim, dropped or not (to bound retransmission traffic).</summary>
+    public int Seen { get; private set; }
+
     public int Reordered { get; private set; }
 
     private async Task PumpAsync(Socket socket, bool toServer)
@@ -71,6 +74,7 @@ internal sealed class LossyUdpProxy : IAsyncDisposable
 
                 drop = _random.NextDouble() < _dropRate;
                 hold = !drop && held is null && _random.NextDouble() < _reorderRate;
+                Seen++;
                 Dropped += drop ? 1 : 0;
                 Reordered += hold ? 1 : 0;
             }

@@ -40,9 +40,10 @@ internal sealed class TestGen3Device : IAsyncDisposable
             platformId, id, systemVersion, 1152, 10485760, 512);
 
     /// <summary>Full handshake; the Hello is sent by the caller (see <see cref="HelloAsync"/>).</summary>
-    public static async Task<TestGen3Device> HandshakeAsync(IPEndPoint server, ECDsa deviceKey, ECDsa serverKey, TimeSpan? timeLimit = null)
+    public static async Task<TestGen3Device> HandshakeAsync(IPEndPoint server, ECDsa deviceKey, ECDsa serverKey, TimeSpan? timeLimit = null,
+        DtlsClientOptions? options = null)
     {
-        var dtls = new DtlsClient(deviceKey, serverKey, server);
+        var dtls = new DtlsClient(deviceKey, serverKey, server, options);
         using var timeout = new CancellationTokenSource(timeLimit ?? TimeSpan.FromSeconds(20));
         await dtls.ConnectAsync(timeout.Token);
         return new TestGen3Device(dtls, (ushort)RandomNumberGenerator.GetInt32(ushort.MaxValue));
