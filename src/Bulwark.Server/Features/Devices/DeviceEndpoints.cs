@@ -13,9 +13,6 @@ namespace Bulwark.Server.Features.Devices;
 /// Only the owner sees a device; anyone else gets 404, as if it did not exist.</summary>
 public static partial class DeviceEndpoints
 {
-    private const int MaxNameLength = 63;
-    private const int MaxNotesLength = 1000;
-
     public static IEndpointRouteBuilder MapDeviceEndpoints(this IEndpointRouteBuilder app)
     {
         var devices = app.MapGroup("/v1/devices").RequireAuthorization();
@@ -63,10 +60,9 @@ public static partial class DeviceEndpoints
         var changes = new List<string>();
         if (fields.Has("name"))
         {
-            var name = fields.String("name")?.Trim() ?? "";
-            if (name.Length is 0 or > MaxNameLength || !NamePattern().IsMatch(name))
+            if (!DeviceNames.TryNormalize(fields.String("name"), out var name, out var badName))
             {
-                return ApiProblem.BadRequest($"The name must be 1 to {MaxNameLength} letters, digits, '_' or '-'");
+                return badName;
             }
             if (await db.Devices.AnyAsync(d => d.OwnerUserId == device.OwnerUserId && d.Name == name && d.Id != device.Id, context.RequestAborted))
             {
@@ -79,9 +75,9 @@ public static partial class DeviceEndpoints
         if (fields.Has("notes"))
         {
             var notes = fields.String("notes") ?? "";
-            if (notes.Length > MaxNotesLength)
+            if (!DeviceNames.TryCheckNotes(notes, out var badNotes))
             {
-                return ApiProblem.BadRequest($"Notes are limited to {MaxNotesLength} characters");
+                return badNotes;
             }
             device.Notes = notes;
             response["notes"] = notes;
@@ -277,7 +273,4 @@ public static partial class DeviceEndpoints
         DeviceRequestFailure.NotFound => ApiProblem.NotFound(e.Message),
         _ => ApiProblem.Create(502, "device_error", e.Message),
     };
-
-    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
-    private static partial Regex NamePattern();
 }

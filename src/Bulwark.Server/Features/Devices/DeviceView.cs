@@ -1,3 +1,4 @@
+using Bulwark.Server.Features.Products;
 using System.Buffers.Binary;
 using System.Text.Json;
 using Bulwark.Server.Data;
@@ -25,7 +26,7 @@ internal static class DeviceView
             ["online"] = online,
             ["connected"] = online,
             ["platform_id"] = platformId,
-            ["cellular"] = IsCellular(platformId),
+            ["cellular"] = Platforms.Find(platformId)?.Cellular == true,
             ["notes"] = d.Notes,
             ["functions"] = Functions(d),
             ["variables"] = Variables(d).ToDictionary(v => v.Key, v => TypeName(v.Value)),
@@ -124,7 +125,4 @@ internal static class DeviceView
         }
         return v.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
-
-    // Electron, Boron, B SoM, B5 SoM, Tracker, E SoM X, M SoM, Muon (device-constants).
-    private static bool IsCellular(int platformId) => platformId is 10 or 13 or 23 or 25 or 26 or 35 or 37 or 38;
 }

@@ -27,9 +27,6 @@ public interface IProductDeviceFieldHandler
 /// <see cref="IProductDeviceFieldHandler"/>. Echoes <c>{id, changed fields…, updated_at}</c>.</summary>
 public static partial class UpdateProductDeviceCommand
 {
-    private const int MaxNameLength = 63;
-    private const int MaxNotesLength = 1000;
-
     public static async Task<IResult> HandleAsync(string deviceId, HttpContext context, BulwarkDbContext db, AuditLog audit, TimeProvider clock,
         IEnumerable<IProductDeviceFieldHandler> handlers)
     {
@@ -52,10 +49,9 @@ public static partial class UpdateProductDeviceCommand
         var changes = new List<string>();
         if (fields.Has("name"))
         {
-            var name = fields.String("name")?.Trim() ?? "";
-            if (name.Length is 0 or > MaxNameLength || !NamePattern().IsMatch(name))
+            if (!DeviceNames.TryNormalize(fields.String("name"), out var name, out var badName))
             {
-                return ApiProblem.BadRequest($"The name must be 1 to {MaxNameLength} letters, digits, '_' or '-'");
+                return badName;
             }
             device.Name = name;
             response["name"] = name;
@@ -64,9 +60,9 @@ public static partial class UpdateProductDeviceCommand
         if (fields.Has("notes"))
         {
             var notes = fields.String("notes") ?? "";
-            if (notes.Length > MaxNotesLength)
+            if (!DeviceNames.TryCheckNotes(notes, out var badNotes))
             {
-                return ApiProblem.BadRequest($"Notes are limited to {MaxNotesLength} characters");
+                return badNotes;
             }
             device.Notes = notes;
             response["notes"] = notes;
@@ -87,7 +83,4 @@ public static partial class UpdateProductDeviceCommand
         response["updated_at"] = DeviceView.Time(clock.GetUtcNow().UtcDateTime);
         return TypedResults.Json(response, ApiJson.Options);
     }
-
-    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
-    private static partial Regex NamePattern();
 }
