@@ -2,16 +2,24 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
-using Bulwark.DeviceSim.Devices;
 using Bulwark.DeviceSim.Fleet;
 using Bulwark.Protocol.Keys;
+using Bulwark.Server.Data;
+using Bulwark.Server.Features.Events;
+using Bulwark.Server.Gateway;
 using Bulwark.Server.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
 // Device gateway benchmark (issue 4, "The bar"): handshakes/s against the machine's raw RSA-2048 private-key
 // operations/s (measured in the same run), memory per idle connected device, and events/s from devices to an
-// SSE subscriber. Server and simulated fleet share this process (and its cores).
+// SSE subscriber against the same subscriber fed in process. The server runs in this process; the simulated fleet
+// in a child process (this program again, see FleetProcess), on the same cores.
 //   dotnet run -c Release --project bench/Bulwark.Gateway.Bench -- --devices 10000 [--quick] [--rate 2000] [--publish-seconds 20] [--keys DIR]
+if (args.Length > 0 && args[0] == FleetProcess.ChildFlag)
+{
+    return await FleetProcess.RunChildAsync(args);
+}
 var inv = CultureInfo.InvariantCulture;
 int devices = 10000;
 int concurrency = 16;
@@ -38,11 +46,11 @@ int cores = Environment.ProcessorCount;
 Console.WriteLine($"Bulwark gateway benchmark: {devices:N0} devices, {cores} cores, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, key cache {keyDir}");
 var fdLimit = ReadFdLimit();
 Console.WriteLine($"open-file limit (RLIMIT_NOFILE soft): {fdLimit?.ToString(inv) ?? "unknown"}");
-// Each device costs two descriptors in this process (client socket + server socket), plus a few hundred for the runtime.
-if (fdLimit is long limit && limit < 2L * devices + 512)
+// Each device costs one descriptor in this process (its server socket) and one in the fleet process, plus a few hundred for the runtime.
+if (fdLimit is long limit && limit < devices + 512)
 {
-    Console.WriteLine($"WARNING: {devices:N0} devices need about {2L * devices + 512:N0} file descriptors in this one process (client and server socket each) " +
-                      $"but the limit is {limit:N0}. .NET cannot raise it; run `ulimit -n {2L * devices + 1024}` in the shell first, or use fewer --devices. " +
+    Console.WriteLine($"WARNING: {devices:N0} devices need about {devices + 512:N0} file descriptors in each of the server and fleet processes " +
+                      $"but the limit is {limit:N0}. .NET cannot raise it; run `ulimit -n {devices + 1024}` in the shell first, or use fewer --devices. " +
                       "Connections beyond the limit will fail (counted below).");
 }
 
@@ -90,7 +98,14 @@ await using var server = await StartAsync(settings: new Dictionary<string, strin
 var user = await server.CreateUserAsync();
 using var client = server.CreateClient(user.Token);
 client.Timeout = TimeSpan.FromMinutes(5);
-var serverPublic = ServerPublicKey.FromPem((await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!);
+var serverPublicPem = (await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!;
+string ownerId;
+using (var scope = server.Services.CreateScope())
+{
+    // The bus scopes events by user ID, which the API does not show: the SSE baseline publishes into the bus directly.
+    var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
+    ownerId = db.Users.Where(u => u.Username == user.Username).Select(u => u.Id).Single();
+}
 
 watch.Restart();
 foreach (var batch in identities.Chunk(5000))
@@ -104,44 +119,19 @@ await Parallel.ForEachAsync(identities, new ParallelOptions { MaxDegreeOfParalle
     await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/devices", new { id = d.Id.ToString() }, token)));
 Console.WriteLine($"    registered {devices:N0} keys (bulk) in {provisionSeconds:0.0} s, claimed them in {watch.Elapsed.TotalSeconds:0.0} s");
 
-var (heapEmpty, wsEmpty) = MeasureMemory();
-var fleet = new VirtualFleet(identities, serverPublic, "127.0.0.1", server.GatewayPort, new VirtualFleetOptions
-{
-    // Enough handshakes in flight to keep both cores busy; more only queues work and trips the 4 s Hello timeout on a loaded machine.
-    MaxConcurrentConnects = concurrency,
-    DeviceOptions = new VirtualDeviceOptions { NotificationCapacity = 0, ServerHelloTimeout = TimeSpan.FromSeconds(30), HandshakeTimeout = TimeSpan.FromSeconds(60) },
-});
-var (heapFleet, wsFleet) = MeasureMemory();
+var registry = server.Services.GetRequiredService<IDeviceConnectionRegistry>();
+var serverIdle = MemoryFigures.Measure();
+await using var fleet = FleetProcess.Start(keyDir, devices, serverPublicPem, server.GatewayPort, concurrency);
+var (fleetEmpty, fleetCreated) = await fleet.ReadyAsync();
+Console.WriteLine($"    fleet process {fleet.ProcessId} created {devices:N0} devices");
 
-int handshakesBefore = fleet.Handshakes;
-int dropsBefore = fleet.Drops;
-watch.Restart();
-using var progressCts = new CancellationTokenSource();
-var progressTask = Task.Run(async () =>
-{
-    while (!progressCts.IsCancellationRequested)
-    {
-        try
-        {
-            await Task.Delay(5000, progressCts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            break;
-        }
-        Console.WriteLine($"    {watch.Elapsed.TotalSeconds:0} s: {fleet.GetSnapshot()}");
-    }
-});
-var snapshot = await fleet.ConnectAllAsync();
-double connectSeconds = watch.Elapsed.TotalSeconds;
-await progressCts.CancelAsync();
-await progressTask;
+var (snapshot, connectSeconds) = await fleet.ConnectAsync();
 // Successful handshakes counted as they happened (the fleet's DeviceConnected callbacks), not the devices still
 // connected at the end: a device that connected and then dropped did its handshake, and is reported as a drop.
-int handshakes = snapshot.Handshakes - handshakesBefore;
-int connectDrops = snapshot.Drops - dropsBefore;
+int handshakes = snapshot.Handshakes;
+int connectDrops = snapshot.Drops;
 double handshakesPerSecond = handshakes / connectSeconds;
-Console.WriteLine($"[2] {handshakes:N0}/{devices:N0} successful handshakes in {connectSeconds:0.0} s: {handshakesPerSecond:N0} handshakes/s " +
+Console.WriteLine($"[2] {handshakes:N0}/{devices:N0} successful handshakes in {connectSeconds:0.0} s: {handshakesPerSecond:N1} handshakes/s " +
                   $"(= {handshakesPerSecond / handshakeBound:P0} of the RSA bound {handshakeBound:N0}/s); still connected {snapshot.Connected:N0}, " +
                   $"dropped after connecting {connectDrops:N0}, handshake failures {snapshot.HandshakeFailures:N0}, other failures {snapshot.OtherFailures:N0}");
 if (snapshot.LastDrop is not null)
@@ -151,37 +141,34 @@ if (snapshot.LastDrop is not null)
 if (snapshot.LastError is not null)
 {
     Console.WriteLine($"    last error: {snapshot.LastError}");
-    if (snapshot.LastError.Contains("Too many open files", StringComparison.OrdinalIgnoreCase) || snapshot.Connected < devices && fdLimit < 2L * devices + 512)
-    {
-        Console.WriteLine("    file descriptors ran out: raise `ulimit -n` in the shell before running, or lower --devices.");
-    }
 }
 
-// 3. Idle memory: let handshake garbage settle, then measure.
+// 3. Idle memory: the server (this process) and the fleet (the child) each measured after full collections.
 await Task.Delay(TimeSpan.FromSeconds(3));
-var (heapConnected, wsConnected) = MeasureMemory();
-// Per device: the VirtualDevice objects exist for all N devices; the connection state only for those actually connected
-// when memory was measured.
-int connectedAtMeasure = fleet.ConnectedCount;
-int connected = Math.Max(1, connectedAtMeasure);
-double clientObjectsPer = (heapFleet - heapEmpty) / (double)devices;
-double connectionHeapPer = (heapConnected - heapFleet) / (double)connected;
-double totalHeapPer = clientObjectsPer + connectionHeapPer;
-double wsClientObjectsPer = (wsFleet - wsEmpty) / (double)devices;
-double wsConnectionPer = (wsConnected - wsFleet) / (double)connected;
-double wsPer = wsClientObjectsPer + wsConnectionPer;
-Console.WriteLine($"[3] idle memory, {connectedAtMeasure:N0} connected: managed heap {Kb(heapEmpty)} -> {Kb(heapFleet)} (fleet objects) -> {Kb(heapConnected)} (connected); " +
-                  $"working set {Mb(wsEmpty)} -> {Mb(wsFleet)} -> {Mb(wsConnected)}");
-Console.WriteLine($"    per device: client VirtualDevice objects {clientObjectsPer / 1024:0.0} KB heap; connecting adds {connectionHeapPer / 1024:0.0} KB heap " +
-                  $"(server session + client session, both here); working set {wsClientObjectsPer / 1024:0.0} + {wsConnectionPer / 1024:0.0} = {wsPer / 1024:0.0} KB/device");
+var serverConnected = MemoryFigures.Measure();
+int serverSessions = Math.Max(1, registry.Count);
+var (fleetConnected, fleetConnectedCount) = await fleet.MeasureAsync();
+double serverHeapPer = (serverConnected.Heap - serverIdle.Heap) / (double)serverSessions;
+double serverWsPer = (serverConnected.WorkingSet - serverIdle.WorkingSet) / (double)serverSessions;
+double clientObjectsPer = (fleetCreated.Heap - fleetEmpty.Heap) / (double)devices;
+double clientConnectionPer = (fleetConnected.Heap - fleetCreated.Heap) / (double)Math.Max(1, fleetConnectedCount);
+double clientWsPer = (fleetConnected.WorkingSet - fleetEmpty.WorkingSet) / (double)devices;
+Console.WriteLine($"[3] idle memory, {registry.Count:N0} sessions on the server: server heap {Mb(serverIdle.Heap)} -> {Mb(serverConnected.Heap)}, " +
+                  $"working set {Mb(serverIdle.WorkingSet)} -> {Mb(serverConnected.WorkingSet)}; " +
+                  $"fleet heap {Mb(fleetEmpty.Heap)} -> {Mb(fleetCreated.Heap)} (devices created) -> {Mb(fleetConnected.Heap)} ({fleetConnectedCount:N0} connected), " +
+                  $"working set {Mb(fleetEmpty.WorkingSet)} -> {Mb(fleetConnected.WorkingSet)}");
+Console.WriteLine($"    per idle device: server {serverHeapPer / 1024:0.0} KB heap, {serverWsPer / 1024:0.0} KB working set; " +
+                  $"simulated device {clientObjectsPer / 1024:0.0} + {clientConnectionPer / 1024:0.0} KB heap (object + connection), {clientWsPer / 1024:0.0} KB working set");
 
-// 4. Events from devices to one SSE subscriber.
+// 4. Events to one SSE subscriber. It counts `event:` lines by name; it ends early if the bus cuts it off for lagging.
 using var sseClient = server.CreateClient(user.Token);
 sseClient.Timeout = Timeout.InfiniteTimeSpan;
 using var sseCts = new CancellationTokenSource();
-using var sseResponse = await sseClient.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/devices/events/bench"), HttpCompletionOption.ResponseHeadersRead);
+using var sseResponse = await sseClient.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/events/bench"), HttpCompletionOption.ResponseHeadersRead);
 sseResponse.EnsureSuccessStatusCode();
-long sseEvents = 0;
+long baselineEvents = 0;
+long deviceEvents = 0;
+var sseEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 var sseTask = Task.Run(async () =>
 {
     using var reader = new StreamReader(await sseResponse.Content.ReadAsStreamAsync(sseCts.Token));
@@ -189,69 +176,92 @@ var sseTask = Task.Run(async () =>
     {
         while (await reader.ReadLineAsync(sseCts.Token) is { } line)
         {
-            if (line.StartsWith("event:", StringComparison.Ordinal))
+            if (line.StartsWith("event: bench/baseline", StringComparison.Ordinal))
             {
-                Interlocked.Increment(ref sseEvents);
+                Interlocked.Increment(ref baselineEvents);
+            }
+            else if (line.StartsWith("event: bench/tick", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref deviceEvents);
             }
         }
     }
     catch (Exception e) when (e is OperationCanceledException or IOException)
     {
     }
+    sseEnded.TrySetResult();
 });
-await Task.Delay(500);
-// Each connected device publishes every N/rate seconds (at least 1 s, Particle's per-device limit), staggered.
-var interval = TimeSpan.FromSeconds(Math.Max(1.0, fleet.ConnectedCount / rate));
-long sentBefore = fleet.EventsSent;
-using var publishCts = new CancellationTokenSource(TimeSpan.FromSeconds(publishSeconds));
+
+// 4a. Baseline: the same stream fed in process, straight into the server's event bus (so with the same fan-out over the
+// owner's connected devices, but no device, socket or decryption), as fast as the subscriber reads it: at most half of
+// the bus's per-subscriber buffer in flight, so the lag policy never cuts it off.
+var bus = server.Services.GetRequiredService<IEventBus>();
+var baselineWindow = TimeSpan.FromSeconds(Math.Min(10, publishSeconds));
+long baselineSent = 0;
 watch.Restart();
-try
+while (watch.Elapsed < baselineWindow && !sseEnded.Task.IsCompleted)
 {
-    await fleet.RunPublishersAsync("bench/tick", interval, cancellationToken: publishCts.Token);
+    if (baselineSent - Interlocked.Read(ref baselineEvents) >= 512)
+    {
+        await Task.Delay(1);
+        continue;
+    }
+    for (int i = 0; i < 64; i++)
+    {
+        bus.Publish(new CloudEvent("bench/baseline", baselineSent.ToString(inv), 60, DateTime.UtcNow, "api", ownerId));
+        baselineSent++;
+    }
 }
-catch (OperationCanceledException)
+while (Interlocked.Read(ref baselineEvents) < baselineSent && !sseEnded.Task.IsCompleted && watch.Elapsed < baselineWindow * 2)
 {
+    await Task.Delay(1);
 }
-double publishElapsed = watch.Elapsed.TotalSeconds;
-long sent = fleet.EventsSent - sentBefore;
-long deliveredAtEnd = Interlocked.Read(ref sseEvents);
+double baselineSeconds = watch.Elapsed.TotalSeconds;
+double baselineRate = Interlocked.Read(ref baselineEvents) / baselineSeconds;
+Console.WriteLine($"[4a] SSE baseline: {Interlocked.Read(ref baselineEvents):N0}/{baselineSent:N0} events published into the bus in process reached the subscriber in {baselineSeconds:0.0} s: {baselineRate:N0}/s");
+
+// 4b. Devices publish: each connected device every N/rate seconds (at least 1 s, Particle's per-device limit), staggered.
+int connectedNow = (await fleet.SnapshotAsync()).Connected;
+var interval = TimeSpan.FromSeconds(Math.Max(1.0, connectedNow / rate));
+var (sent, publishElapsed) = await fleet.PublishAsync("bench/tick", interval, TimeSpan.FromSeconds(publishSeconds));
+long deliveredAtEnd = Interlocked.Read(ref deviceEvents);
+watch.Restart();
 // Let in-flight events drain, then stop.
 long previous = -1;
-for (int i = 0; i < 20 && Interlocked.Read(ref sseEvents) != previous; i++)
+for (int i = 0; i < 20 && Interlocked.Read(ref deviceEvents) != previous; i++)
 {
-    previous = Interlocked.Read(ref sseEvents);
+    previous = Interlocked.Read(ref deviceEvents);
     await Task.Delay(500);
 }
 double drainElapsed = watch.Elapsed.TotalSeconds;
-long delivered = Interlocked.Read(ref sseEvents);
+long delivered = Interlocked.Read(ref deviceEvents);
+bool cutOff = sseEnded.Task.IsCompleted;
 await sseCts.CancelAsync();
 sseResponse.Dispose();
 await sseTask;
 double publishRate = sent / publishElapsed;
 double deliveredRate = deliveredAtEnd / publishElapsed;
-Console.WriteLine($"[4] publish for {publishElapsed:0.0} s, each device every {interval.TotalSeconds:0.##} s: devices sent {sent:N0} ({publishRate:N0}/s); " +
-                  $"SSE subscriber received {deliveredAtEnd:N0} during the window ({deliveredRate:N0}/s), {delivered:N0} after draining {drainElapsed - publishElapsed:0.0} s " +
-                  $"({(sent == 0 ? 0 : delivered / (double)sent):P1} of sent)");
+Console.WriteLine($"[4b] publish for {publishElapsed:0.0} s, each device every {interval.TotalSeconds:0.##} s: devices sent {sent:N0} ({publishRate:N0}/s); " +
+                  $"SSE subscriber received {deliveredAtEnd:N0} during the window ({deliveredRate:N0}/s), {delivered:N0} after draining {drainElapsed:0.0} s " +
+                  $"({(sent == 0 ? 0 : delivered / (double)sent):P1} of sent){(cutOff ? "; THE STREAM WAS CUT OFF (subscriber lagged)" : "")}");
 
-var final = fleet.GetSnapshot();
+var final = await fleet.SnapshotAsync();
 Console.WriteLine();
 Console.WriteLine("==================== SUMMARY ====================");
-Console.WriteLine($"machine                      {cores} cores, {devices:N0} simulated devices (server + fleet in one process)");
+Console.WriteLine($"machine                      {cores} cores, {devices:N0} simulated devices (server here, fleet in process {fleet.ProcessId})");
 Console.WriteLine($"RSA-2048 decrypt / sign      {decryptsPerSecond:N0}/s / {signsPerSecond:N0}/s on {cores} threads; private ops {privateOpsPerSecond:N0}/s");
 Console.WriteLine($"handshake bound              {handshakeBound:N0}/s (= private ops/s / 2)");
-Console.WriteLine($"handshakes                   {handshakesPerSecond:N0}/s ({handshakes:N0} successful in {connectSeconds:0.0} s), ratio to bound {handshakesPerSecond / handshakeBound:0.00}");
+Console.WriteLine($"handshakes                   {handshakesPerSecond:N1}/s ({handshakes:N0} successful in {connectSeconds:0.0} s), ratio to bound {handshakesPerSecond / handshakeBound:0.00}");
 Console.WriteLine($"connect failures             {snapshot.HandshakeFailures:N0} handshake, {snapshot.OtherFailures:N0} other (never got a session)");
-Console.WriteLine($"drops                        {connectDrops:N0} during the connect phase, {final.Drops - dropsBefore:N0} in the whole run (sessions the server or network ended)");
-Console.WriteLine($"memory / idle device         {totalHeapPer / 1024:0.0} KB managed heap (client+server, {connectedAtMeasure:N0} connected), of which {clientObjectsPer / 1024:0.0} KB client objects; connection state {connectionHeapPer / 1024:0.0} KB");
-Console.WriteLine($"working set / idle device    {wsPer / 1024:0.0} KB total (client+server), of which {wsClientObjectsPer / 1024:0.0} KB client objects; connection state {wsConnectionPer / 1024:0.0} KB");
+Console.WriteLine($"drops                        {connectDrops:N0} during the connect phase, {final.Drops:N0} in the whole run (sessions the server or network ended)");
+Console.WriteLine($"server memory / idle device  {serverHeapPer / 1024:0.0} KB managed heap, {serverWsPer / 1024:0.0} KB working set ({registry.Count:N0} sessions)");
+Console.WriteLine($"fleet memory / idle device   {(clientObjectsPer + clientConnectionPer) / 1024:0.0} KB managed heap, {clientWsPer / 1024:0.0} KB working set (simulated devices, not the server)");
+Console.WriteLine($"SSE baseline (bus -> SSE)    {baselineRate:N0}/s");
 Console.WriteLine($"events published by devices  {publishRate:N0}/s");
-Console.WriteLine($"events delivered to SSE      {deliveredRate:N0}/s (ratio to published {(publishRate == 0 ? 0 : deliveredRate / publishRate):0.00}; {delivered:N0}/{sent:N0} after drain)");
+Console.WriteLine($"events delivered to SSE      {deliveredRate:N0}/s (ratio to published {(publishRate == 0 ? 0 : deliveredRate / publishRate):0.00}, to the SSE baseline {(baselineRate == 0 ? 0 : deliveredRate / baselineRate):0.00}; " +
+                  $"{delivered:N0}/{sent:N0} after drain{(cutOff ? "; stream cut off" : "")})");
 Console.WriteLine($"still connected at the end   {final.Connected:N0}/{devices:N0}");
 Console.WriteLine("=================================================");
-
-watch.Restart();
-await fleet.DisposeAsync();
-Console.WriteLine($"fleet disconnected in {watch.Elapsed.TotalSeconds:0.0} s");
 return 0;
 
 static double MeasureParallel(TimeSpan duration, int threads, Action action)
@@ -271,21 +281,6 @@ static double MeasureParallel(TimeSpan duration, int threads, Action action)
     });
     return count / watch.Elapsed.TotalSeconds;
 }
-
-static (long Heap, long WorkingSet) MeasureMemory()
-{
-    for (int i = 0; i < 3; i++)
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-    }
-    long heap = GC.GetTotalMemory(forceFullCollection: true);
-    using var process = Process.GetCurrentProcess();
-    process.Refresh();
-    return (heap, process.WorkingSet64);
-}
-
-static string Kb(long bytes) => $"{bytes / 1024.0 / 1024.0:0.0} MB";
 
 static string Mb(long bytes) => $"{bytes / 1024.0 / 1024.0:0.0} MB";
 
