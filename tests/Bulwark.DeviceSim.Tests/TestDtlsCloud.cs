@@ -56,6 +56,10 @@ internal sealed class TestDtlsCloud : IAsyncDisposable
 
     public DtlsServer Server => _server;
 
+    /// <summary>The <see cref="TestConnection.Answer"/> each new session starts with (set it before the device connects
+    /// to hold back the Hello's ACK, which otherwise goes out before the test sees the connection).</summary>
+    public Func<CoapMessage, CoapMessage?> AnswerNewConnections { get; set; } = DefaultAnswer;
+
     public string Host => "127.0.0.1";
 
     public int Port => _server.LocalEndPoint.Port;
@@ -109,7 +113,7 @@ internal sealed class TestDtlsCloud : IAsyncDisposable
         session.Tag = channel;
         var connection = new TestConnection(channel, DeviceId.Parse(session.RegisteredKey!.DeviceId!), handshake: null, ended: () => { })
         {
-            Answer = DefaultAnswer,
+            Answer = AnswerNewConnections,
             DtlsSession = session,
         };
         _connections.Add(connection);

@@ -14,11 +14,11 @@ public sealed class VirtualDeviceUdpTests
         CancellationToken timeout = TestSupport.Timeout();
         await using TestDtlsCloud cloud = TestDtlsCloud.Start();
         await using VirtualDevice device = cloud.CreateDevice(TestDtlsCloud.Quiet with { ProductId = 4321, ProductFirmwareVersion = 7, PlatformId = 12 });
+        cloud.AnswerNewConnections = m => ParticleMessageClassifier.Classify(m) == ParticleMessageKind.Hello ? null : TestDtlsCloud.DefaultAnswer(m);
         Task<TestConnection> accepted = cloud.AcceptAsync(timeout);
 
         Task connecting = device.ConnectAsync(timeout);
         TestConnection connection = await accepted;
-        connection.Answer = m => ParticleMessageClassifier.Classify(m) == ParticleMessageKind.Hello ? null : TestDtlsCloud.DefaultAnswer(m);
         CoapMessage hello = await connection.ReceiveAsync(ParticleMessageKind.Hello, timeout);
 
         Assert.False(connecting.IsCompleted);
