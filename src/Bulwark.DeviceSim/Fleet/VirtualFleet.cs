@@ -177,8 +177,9 @@ public sealed class VirtualFleet : IAsyncDisposable
                 break;
             case DeviceDisconnected lost when Interlocked.Exchange(ref _up[index], 0) == 1
                                               && lost.Reason is not (DisconnectReason.Requested or DisconnectReason.FirmwareUpdate or DisconnectReason.SessionDiscarded):
-                Interlocked.Increment(ref _drops);
+                // The detail first, so whoever sees the count move also sees which device it was.
                 Volatile.Write(ref _lastDrop, $"{device.Id}: {lost.Reason} {lost.Detail}");
+                Interlocked.Increment(ref _drops);
                 break;
         }
     }
