@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Threading.Channels;
 using Bulwark.DeviceSim.Devices;
@@ -9,7 +10,7 @@ using Bulwark.Protocol.Keys;
 /// <summary>
 /// The simulated fleet runs in a child process (this benchmark re-executed with <see cref="ChildFlag"/>), so the server's
 /// sockets and the devices' sockets are counted against two processes' open-file limits (10,000 devices need about 10,000
-/// descriptors on each side), and so the server's memory is measured without the fleet in it. The parent drives the child
+/// descriptors on each side for TCP; for UDP the fleet's side only), and so the server's memory is measured without the fleet in it. The parent drives the child
 /// with one-line commands on its stdin; the child answers each with one line starting with <c>@</c> on its stdout and
 /// prints progress on other lines.
 /// </summary>
@@ -53,7 +54,8 @@ internal sealed class FleetProcess : IAsyncDisposable
 
     /// <summary>Starts the child: it loads <paramref name="devices"/> keys from <paramref name="keyDir"/>, measures its own
     /// memory, creates the (unconnected) devices and measures again; <see cref="ReadyAsync"/> answers both.</summary>
-    public static FleetProcess Start(string keyDir, int devices, string serverKeyPem, int port, int concurrency)
+    /// <param name="serverKeyPem">The server's public key for <paramref name="transport"/>: RSA for TCP, EC for UDP.</param>
+    public static FleetProcess Start(DeviceTransport transport, string keyDir, int devices, string serverKeyPem, int port, int concurrency)
     {
         var start = new ProcessStartInfo
         {
@@ -73,7 +75,7 @@ internal sealed class FleetProcess : IAsyncDisposable
         File.WriteAllText(serverKeyFile, serverKeyPem);
         foreach (var arg in new[]
                  {
-                     ChildFlag, "--keys", keyDir, "--devices", devices.ToString(CultureInfo.InvariantCulture), "--server-key", serverKeyFile,
+                     ChildFlag, "--transport", transport.ToString(), "--keys", keyDir, "--devices", devices.ToString(CultureInfo.InvariantCulture), "--server-key", serverKeyFile,
                      "--port", port.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture),
                  })
         {
@@ -163,10 +165,12 @@ internal sealed class FleetProcess : IAsyncDisposable
         string serverKeyFile = "";
         int port = 0;
         int concurrency = 16;
+        var transport = DeviceTransport.Tcp;
         for (int i = 1; i < args.Length; i++)
         {
             switch (args[i])
             {
+                case "--transport": transport = Enum.Parse<DeviceTransport>(args[++i]); break;
                 case "--keys": keyDir = args[++i]; break;
                 case "--devices": devices = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--server-key": serverKeyFile = args[++i]; break;
@@ -175,16 +179,28 @@ internal sealed class FleetProcess : IAsyncDisposable
                 default: throw new ArgumentException("unknown fleet argument " + args[i]);
             }
         }
-        var serverKey = ServerPublicKey.FromPem(await File.ReadAllTextAsync(serverKeyFile));
+        var serverKeyPem = await File.ReadAllTextAsync(serverKeyFile);
         File.Delete(serverKeyFile);
+        // A loaded machine should measure throughput, not the client's 4 s Hello timeout.
+        var deviceOptions = new VirtualDeviceOptions { NotificationCapacity = 0, ServerHelloTimeout = TimeSpan.FromSeconds(30), HandshakeTimeout = TimeSpan.FromSeconds(60) };
+        ServerPublicKey? serverKey = null;
+        if (transport == DeviceTransport.Udp)
+        {
+            using var ec = ECDsa.Create();
+            ec.ImportFromPem(serverKeyPem);
+            deviceOptions = deviceOptions with { Transport = DeviceTransport.Udp, ServerEcPublicKey = ec.ExportSubjectPublicKeyInfo(), PlatformId = 12 };
+        }
+        else
+        {
+            serverKey = ServerPublicKey.FromPem(serverKeyPem);
+        }
         var identities = DeviceKeyStore.Load(keyDir, devices);
         var empty = MemoryFigures.Measure();
         var fleet = new VirtualFleet(identities, serverKey, "127.0.0.1", port, new VirtualFleetOptions
         {
             // Enough handshakes in flight to keep both cores busy; more only queues work.
             MaxConcurrentConnects = concurrency,
-            // A loaded machine should measure throughput, not the client's 4 s Hello timeout.
-            DeviceOptions = new VirtualDeviceOptions { NotificationCapacity = 0, ServerHelloTimeout = TimeSpan.FromSeconds(30), HandshakeTimeout = TimeSpan.FromSeconds(60) },
+            DeviceOptions = deviceOptions,
         });
         var created = MemoryFigures.Measure();
         Answer($"ready {empty} {created}");

@@ -1,21 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
+using Bulwark.DeviceSim.Devices;
 using Bulwark.DeviceSim.Fleet;
-using Bulwark.Protocol.Keys;
 using Bulwark.Server.Data;
 using Bulwark.Server.Features.Events;
 using Bulwark.Server.Gateway;
+using Bulwark.Server.Gateway.Udp;
 using Bulwark.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
-// Device gateway benchmark (issue 4, "The bar"): handshakes/s against the machine's raw RSA-2048 private-key
-// operations/s (measured in the same run), memory per idle connected device, and events/s from devices to an
-// SSE subscriber against the same subscriber fed in process. The server runs in this process; the simulated fleet
-// in a child process (this program again, see FleetProcess), on the same cores.
-//   dotnet run -c Release --project bench/Bulwark.Gateway.Bench -- --devices 10000 [--quick] [--rate 2000] [--publish-seconds 20] [--keys DIR]
+// Device gateway benchmark (issues 4 and 7, "The bar"): handshakes/s against the machine's own public-key operations/s
+// for the server's share of a handshake (RSA-2048 for Gen2 TCP, ECDSA/ECDH P-256 for Gen3 UDP/DTLS; measured in the
+// same run), memory per idle connected device, and events/s from devices to an SSE subscriber against the same
+// subscriber fed in process. The server runs in this process; the simulated fleet in a child process (this program
+// again, see FleetProcess), on the same cores.
+//   dotnet run -c Release --project bench/Bulwark.Gateway.Bench -- [--transport tcp|udp] --devices 10000 [--quick] [--rate 2000] [--publish-seconds 20] [--keys DIR]
 if (args.Length > 0 && args[0] == FleetProcess.ChildFlag)
 {
     return await FleetProcess.RunChildAsync(args);
@@ -23,6 +24,7 @@ if (args.Length > 0 && args[0] == FleetProcess.ChildFlag)
 var inv = CultureInfo.InvariantCulture;
 int devices = 10000;
 int concurrency = 16;
+var transport = DeviceTransport.Tcp;
 double rate = 2000;
 double publishSeconds = 20;
 string keyDir = Path.Combine(Path.GetTempPath(), "bulwark-bench-keys");
@@ -36,50 +38,34 @@ for (int i = 0; i < args.Length; i++)
         case "--publish-seconds": publishSeconds = double.Parse(args[++i], inv); break;
         case "--keys": keyDir = args[++i]; break;
         case "--concurrency": concurrency = int.Parse(args[++i], inv); break;
+        case "--transport": transport = Enum.Parse<DeviceTransport>(args[++i], ignoreCase: true); break;
         default:
-            Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--devices N] [--quick] [--rate EVENTS_PER_S] [--publish-seconds S] [--keys DIR] [--concurrency C]");
+            Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--transport tcp|udp] [--devices N] [--quick] [--rate EVENTS_PER_S] [--publish-seconds S] [--keys DIR] [--concurrency C]");
             return 2;
     }
 }
 
 int cores = Environment.ProcessorCount;
-Console.WriteLine($"Bulwark gateway benchmark: {devices:N0} devices, {cores} cores, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, key cache {keyDir}");
+bool udp = transport == DeviceTransport.Udp;
+Console.WriteLine($"Bulwark gateway benchmark: {(udp ? "Gen3 UDP/DTLS" : "Gen2 TCP")}, {devices:N0} devices, {cores} cores, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, key cache {keyDir}");
 var fdLimit = ReadFdLimit();
 Console.WriteLine($"open-file limit (RLIMIT_NOFILE soft): {fdLimit?.ToString(inv) ?? "unknown"}");
-// Each device costs one descriptor in this process (its server socket) and one in the fleet process, plus a few hundred for the runtime.
+// Each device costs one descriptor in the fleet process (its socket) and, over TCP, one in this process (its server
+// socket), plus a few hundred for the runtime. The UDP server has one socket for all.
 if (fdLimit is long limit && limit < devices + 512)
 {
-    Console.WriteLine($"WARNING: {devices:N0} devices need about {devices + 512:N0} file descriptors in each of the server and fleet processes " +
+    Console.WriteLine($"WARNING: {devices:N0} devices need about {devices + 512:N0} file descriptors in the fleet process{(udp ? "" : " and in the server process")} " +
                       $"but the limit is {limit:N0}. .NET cannot raise it; run `ulimit -n {devices + 1024}` in the shell first, or use fewer --devices. " +
                       "Connections beyond the limit will fail (counted below).");
 }
 
-// 1. Baseline: raw RSA-2048 private-key operations, the two the server does per handshake, on all cores.
-using var serverKey = ServerPrivateKey.Generate();
-using var rsaPublic = RSA.Create();
-rsaPublic.ImportSubjectPublicKeyInfo(serverKey.PublicKeySpki, out _);
-byte[] ciphertext = rsaPublic.Encrypt(RandomNumberGenerator.GetBytes(40), RSAEncryptionPadding.Pkcs1);
-byte[] toSign = RandomNumberGenerator.GetBytes(52);
+// 1. Baseline: the public-key operations the server does per handshake, each on all cores.
 var baselineTime = TimeSpan.FromSeconds(3);
-double decryptsPerSecond = MeasureParallel(baselineTime, cores, () =>
-{
-    Span<byte> plain = stackalloc byte[256];
-    if (!serverKey.TryDecrypt(ciphertext, plain, out _))
-    {
-        throw new InvalidOperationException("decrypt failed");
-    }
-});
-double signsPerSecond = MeasureParallel(baselineTime, cores, () =>
-{
-    Span<byte> signature = stackalloc byte[256];
-    serverKey.SignPkcs1Type1(toSign, signature);
-});
-double privateOpsPerSecond = 2 / (1 / decryptsPerSecond + 1 / signsPerSecond);
-double handshakeBound = 1 / (1 / decryptsPerSecond + 1 / signsPerSecond);
-Console.WriteLine($"[1] RSA-2048 baseline ({cores} threads): decrypt {decryptsPerSecond:N0}/s, raw PKCS#1 type-1 sign {signsPerSecond:N0}/s (native signer: {serverKey.UsesNativeSigner}); " +
-                  $"mixed private ops {privateOpsPerSecond:N0}/s => handshake bound (1 decrypt + 1 sign) {handshakeBound:N0}/s");
+var baseline = udp ? HandshakeBaseline.MeasureEc(baselineTime, cores) : HandshakeBaseline.MeasureRsa(baselineTime, cores);
+double handshakeBound = baseline.Bound;
+Console.WriteLine($"[1] {baseline.Name} baseline ({cores} threads): {baseline.Describe()} => handshake bound (one of each) {handshakeBound:N0}/s");
 
-// Device keys (RSA-1024), cached on disk so reruns skip generation.
+// Device keys (RSA-1024 and EC P-256), cached on disk so reruns skip generation.
 var watch = Stopwatch.StartNew();
 var identities = await DeviceKeyStore.LoadOrGenerateAsync(keyDir, devices, new Progress<int>(n =>
 {
@@ -98,7 +84,7 @@ await using var server = await StartAsync(settings: new Dictionary<string, strin
 var user = await server.CreateUserAsync();
 using var client = server.CreateClient(user.Token);
 client.Timeout = TimeSpan.FromMinutes(5);
-var serverPublicPem = (await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!;
+var serverPublicPem = (await JsonAsync(await client.GetAsync($"/v1/keys/server?protocol={(udp ? "udp" : "tcp")}"))).GetProperty("public_key").GetString()!;
 string ownerId;
 using (var scope = server.Services.CreateScope())
 {
@@ -110,7 +96,10 @@ using (var scope = server.Services.CreateScope())
 watch.Restart();
 foreach (var batch in identities.Chunk(5000))
 {
-    var body = new { devices = batch.Select(d => new { id = d.Id.ToString(), publicKey = d.GetPublicKeyPem(), algorithm = "rsa" }).ToArray() };
+    // A Gen3 device has only its EC key registered, so its handshake is checked against that.
+    var body = new { devices = batch.Select(d => udp
+        ? new { id = d.Id.ToString(), publicKey = d.GetEcPublicKeyPem(), algorithm = DeviceKeyStore.EccAlgorithm }
+        : new { id = d.Id.ToString(), publicKey = d.GetPublicKeyPem(), algorithm = "rsa" }).ToArray() };
     await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/provisioning", body));
 }
 double provisionSeconds = watch.Elapsed.TotalSeconds;
@@ -121,7 +110,8 @@ Console.WriteLine($"    registered {devices:N0} keys (bulk) in {provisionSeconds
 
 var registry = server.Services.GetRequiredService<IDeviceConnectionRegistry>();
 var serverIdle = MemoryFigures.Measure();
-await using var fleet = FleetProcess.Start(keyDir, devices, serverPublicPem, server.GatewayPort, concurrency);
+var dtls = udp ? server.Services.GetRequiredService<UdpDeviceGateway>().Server : null;
+await using var fleet = FleetProcess.Start(transport, keyDir, devices, serverPublicPem, udp ? server.UdpGatewayPort : server.GatewayPort, concurrency);
 var (fleetEmpty, fleetCreated) = await fleet.ReadyAsync();
 Console.WriteLine($"    fleet process {fleet.ProcessId} created {devices:N0} devices");
 
@@ -132,7 +122,7 @@ int handshakes = snapshot.Handshakes;
 int connectDrops = snapshot.Drops;
 double handshakesPerSecond = handshakes / connectSeconds;
 Console.WriteLine($"[2] {handshakes:N0}/{devices:N0} successful handshakes in {connectSeconds:0.0} s: {handshakesPerSecond:N1} handshakes/s " +
-                  $"(= {handshakesPerSecond / handshakeBound:P0} of the RSA bound {handshakeBound:N0}/s); still connected {snapshot.Connected:N0}, " +
+                  $"(= {handshakesPerSecond / handshakeBound:P0} of the {baseline.Name} bound {handshakeBound:N0}/s); still connected {snapshot.Connected:N0}, " +
                   $"dropped after connecting {connectDrops:N0}, handshake failures {snapshot.HandshakeFailures:N0}, other failures {snapshot.OtherFailures:N0}");
 if (snapshot.LastDrop is not null)
 {
@@ -153,7 +143,8 @@ double serverWsPer = (serverConnected.WorkingSet - serverIdle.WorkingSet) / (dou
 double clientObjectsPer = (fleetCreated.Heap - fleetEmpty.Heap) / (double)devices;
 double clientConnectionPer = (fleetConnected.Heap - fleetCreated.Heap) / (double)Math.Max(1, fleetConnectedCount);
 double clientWsPer = (fleetConnected.WorkingSet - fleetEmpty.WorkingSet) / (double)devices;
-Console.WriteLine($"[3] idle memory, {registry.Count:N0} sessions on the server: server heap {Mb(serverIdle.Heap)} -> {Mb(serverConnected.Heap)}, " +
+string dtlsSessions = dtls is null ? "" : $" ({dtls.SessionCount:N0} DTLS sessions)";
+Console.WriteLine($"[3] idle memory, {registry.Count:N0} sessions on the server{dtlsSessions}: server heap {Mb(serverIdle.Heap)} -> {Mb(serverConnected.Heap)}, " +
                   $"working set {Mb(serverIdle.WorkingSet)} -> {Mb(serverConnected.WorkingSet)}; " +
                   $"fleet heap {Mb(fleetEmpty.Heap)} -> {Mb(fleetCreated.Heap)} (devices created) -> {Mb(fleetConnected.Heap)} ({fleetConnectedCount:N0} connected), " +
                   $"working set {Mb(fleetEmpty.WorkingSet)} -> {Mb(fleetConnected.WorkingSet)}");
@@ -248,13 +239,13 @@ Console.WriteLine($"[4b] publish for {publishElapsed:0.0} s, each device every {
 var final = await fleet.SnapshotAsync();
 Console.WriteLine();
 Console.WriteLine("==================== SUMMARY ====================");
-Console.WriteLine($"machine                      {cores} cores, {devices:N0} simulated devices (server here, fleet in process {fleet.ProcessId})");
-Console.WriteLine($"RSA-2048 decrypt / sign      {decryptsPerSecond:N0}/s / {signsPerSecond:N0}/s on {cores} threads; private ops {privateOpsPerSecond:N0}/s");
-Console.WriteLine($"handshake bound              {handshakeBound:N0}/s (= private ops/s / 2)");
+Console.WriteLine($"machine                      {cores} cores, {devices:N0} simulated {(udp ? "Gen3 UDP/DTLS" : "Gen2 TCP")} devices (server here, fleet in process {fleet.ProcessId})");
+Console.WriteLine($"{baseline.Name,-28} {baseline.Describe()} on {cores} threads");
+Console.WriteLine($"handshake bound              {handshakeBound:N0}/s (= 1 / sum of the per-operation times)");
 Console.WriteLine($"handshakes                   {handshakesPerSecond:N1}/s ({handshakes:N0} successful in {connectSeconds:0.0} s), ratio to bound {handshakesPerSecond / handshakeBound:0.00}");
 Console.WriteLine($"connect failures             {snapshot.HandshakeFailures:N0} handshake, {snapshot.OtherFailures:N0} other (never got a session)");
 Console.WriteLine($"drops                        {connectDrops:N0} during the connect phase, {final.Drops:N0} in the whole run (sessions the server or network ended)");
-Console.WriteLine($"server memory / idle device  {serverHeapPer / 1024:0.0} KB managed heap, {serverWsPer / 1024:0.0} KB working set ({registry.Count:N0} sessions)");
+Console.WriteLine($"server memory / idle device  {serverHeapPer / 1024:0.0} KB managed heap, {serverWsPer / 1024:0.0} KB working set ({registry.Count:N0} sessions{dtlsSessions})");
 Console.WriteLine($"fleet memory / idle device   {(clientObjectsPer + clientConnectionPer) / 1024:0.0} KB managed heap, {clientWsPer / 1024:0.0} KB working set (simulated devices, not the server)");
 Console.WriteLine($"SSE baseline (bus -> SSE)    {baselineRate:N0}/s");
 Console.WriteLine($"events published by devices  {publishRate:N0}/s");
@@ -263,24 +254,6 @@ Console.WriteLine($"events delivered to SSE      {deliveredRate:N0}/s (ratio to 
 Console.WriteLine($"still connected at the end   {final.Connected:N0}/{devices:N0}");
 Console.WriteLine("=================================================");
 return 0;
-
-static double MeasureParallel(TimeSpan duration, int threads, Action action)
-{
-    action();
-    long count = 0;
-    var watch = Stopwatch.StartNew();
-    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
-    {
-        long local = 0;
-        while (watch.Elapsed < duration)
-        {
-            action();
-            local++;
-        }
-        Interlocked.Add(ref count, local);
-    });
-    return count / watch.Elapsed.TotalSeconds;
-}
 
 static string Mb(long bytes) => $"{bytes / 1024.0 / 1024.0:0.0} MB";
 
