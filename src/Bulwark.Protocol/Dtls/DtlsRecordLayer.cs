@@ -45,8 +45,9 @@ public sealed class DtlsRecordLayer : IDisposable
         _write = isServer ? new DtlsRecordProtection(keys.ServerWriteKey, keys.ServerWriteIv) : new DtlsRecordProtection(keys.ClientWriteKey, keys.ClientWriteIv);
     }
 
-    /// <summary>Continues a saved session's outgoing counter.</summary>
-    public void RestoreWriteSequence(ulong next) => _writeSequence[1] = next;
+    /// <summary>Sets the next outgoing record number of an epoch: a saved session's (epoch 1), or the server's first
+    /// flight after the cookie exchange (epoch 0).</summary>
+    public void RestoreWriteSequence(ulong next, ushort epoch = 1) => _writeSequence[epoch] = next;
 
     /// <summary>Builds one record; epoch-1 content is encrypted (and CID-wrapped when <see cref="SendCid"/> is set).</summary>
     public byte[] Encode(DtlsContentType type, ushort epoch, ReadOnlySpan<byte> content)

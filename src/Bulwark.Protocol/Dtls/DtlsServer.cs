@@ -322,6 +322,10 @@ public sealed class DtlsServer : IAsyncDisposable
         lock (session.Gate)
         {
             session.Layer.ReplayWindow(0).Accept(record.Sequence);
+            // Our records continue from the ClientHello's sequence number, as mbedtls's server does: the HelloVerifyRequest
+            // reused the first ClientHello's number, so starting at 0 would repeat it and the device's replay window would
+            // drop our ServerHello, leaving the handshake to wait for our retransmission timer.
+            session.Layer.RestoreWriteSequence(record.Sequence, epoch: 0);
             session.Handshake = new DtlsServerHandshake(_serverKey, _lookup, session.Layer, session.ConnectionId);
             session.Handshake.Start(message, hello);
             session.RetransmitTimeout = _options.InitialRetransmitTimeout;

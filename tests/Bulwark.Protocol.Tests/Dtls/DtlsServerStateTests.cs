@@ -57,6 +57,25 @@ public sealed class DtlsServerStateTests : IAsyncDisposable
         Assert.Equal(1, _server.SessionCount);
     }
 
+    [Fact]
+    public void The_server_flight_continues_from_the_client_hello_record_number_and_never_repeats_the_hello_verify_request_number()
+    {
+        // The HelloVerifyRequest reuses the first ClientHello's record number (RFC 6347 4.2.1). A device's replay window
+        // drops a later epoch-0 record with that number, so the ServerHello must not start again at it.
+        var from = new IPEndPoint(IPAddress.Loopback, 9998);
+        byte[] random = RandomNumberGenerator.GetBytes(32);
+        byte[] verifyDatagram = _server.ProcessDatagram(ClientHelloDatagram(random, [], recordSeq: 0), from).Replies.Single().Bytes;
+        DtlsRecord verify = DtlsRecord.ParseDatagram(verifyDatagram, 8).Single();
+        Assert.Equal(0UL, verify.Sequence);
+
+        byte[] cookie = ReadCookie(verifyDatagram);
+        ulong[] flight = _server.ProcessDatagram(ClientHelloDatagram(random, cookie, recordSeq: 1), from).Replies
+            .SelectMany(datagram => DtlsRecord.ParseDatagram(datagram.Bytes, 8)).Select(record => record.Sequence).ToArray();
+        Assert.Equal(1UL, flight[0]);
+        Assert.All(flight, sequence => Assert.True(sequence > verify.Sequence));
+        Assert.Equal(flight.Length, flight.Distinct().Count());
+    }
+
     private static byte[] ClientHelloDatagram(byte[] random, byte[] cookie, ulong recordSeq = 0)
     {
         byte[] body = DtlsClientHello.DeviceOs(random, cookie).ToArray();

@@ -99,6 +99,25 @@ public sealed class DtlsServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_handshake_over_a_clean_link_needs_no_retransmission()
+    {
+        // Both retransmission timers far beyond the deadline: any datagram the peer drops (e.g. a ServerHello whose record
+        // number repeats the HelloVerifyRequest's, which the device's replay window rejects) fails the test. Before the
+        // fix every handshake waited for the server's 1 s timer.
+        byte[] deviceSpki = _deviceKey.ExportSubjectPublicKeyInfo();
+        await using var server = new DtlsServer(_serverKey, spki => new DtlsRegisteredKey(deviceSpki, "clean"),
+            new DtlsServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), InitialRetransmitTimeout = TimeSpan.FromSeconds(30) });
+        server.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        for (int i = 0; i < 3; i++)
+        {
+            await using var client = new DtlsClient(_deviceKey, _serverPublic, server.LocalEndPoint, new DtlsClientOptions { InitialRetransmitTimeout = TimeSpan.FromSeconds(30) });
+            await client.ConnectAsync(timeout.Token);
+            Assert.True(client.SawHelloVerifyRequest);
+        }
+    }
+
+    [Fact]
     public async Task Session_resumes_by_cid_after_the_client_changes_port()
     {
         using var timeout = new CancellationTokenSource(TestTimeout);
