@@ -415,7 +415,7 @@ public sealed partial class DeviceSession : IDeviceConnection
     }
 
     private void PublishStatus(string status) =>
-        Publish(new CloudEvent("spark/status", status, 60, _services.Clock.GetUtcNow().UtcDateTime, DeviceId,
+        Publish(new CloudEvent(DeviceEventDelivery.StatusEvent, status, 60, _services.Clock.GetUtcNow().UtcDateTime, DeviceId,
             Volatile.Read(ref _ownerUserId)) { DeviceId = DeviceId });
 
     private void AddSubscription(string prefix)

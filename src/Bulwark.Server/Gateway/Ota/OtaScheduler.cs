@@ -23,8 +23,6 @@ public sealed partial class OtaScheduler(
     ILogger<OtaScheduler> logger,
     DeviceProtectionService? protection = null)
 {
-    public const string FlashStatusEvent = "spark/flash/status";
-
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentTransfers));
     private readonly ConcurrentDictionary<string, byte> _busy = new(StringComparer.Ordinal);
     // The subset of busy devices that are actually receiving a module (not just being evaluated).
@@ -191,6 +189,12 @@ public sealed partial class OtaScheduler(
                 retryIn = retryAt - now;
                 return;
             }
+            // The device has this image and is rebooting into it; its next Hello settles the update. A Gen3 device's
+            // session outlives that reboot (it restores its DTLS session), so without this the image would go out again.
+            if (state is { OtaStatus: OtaStatus.Applied } && state.OtaVersion == version)
+            {
+                return;
+            }
             // Product admission decides who may receive the product's firmware (quarantined and denied devices may not).
             if (!await fleet.MayReceiveProductFirmwareAsync(db, deviceId, productId, link.Closed))
             {
@@ -306,24 +310,35 @@ public sealed partial class OtaScheduler(
 
         if (result.Succeeded)
         {
-            // Success is announced when the next Hello carries the new version; until then the update is "applied".
-            await SetStateAsync(link.DeviceId, productId, version, s => s.OtaStatus = OtaStatus.Applied);
-            if (productId is null)
-            {
-                Publish(link.DeviceId, ownerUserId, OtaStatus.Success);
-            }
             LogFinished(logger, link.DeviceId, result.ChunksSent, result.ChunksResent);
-            return;
         }
-        LogFailed(logger, link.DeviceId, result.Error ?? "");
-        Publish(link.DeviceId, ownerUserId, OtaStatus.Failed);
+        else
+        {
+            LogFailed(logger, link.DeviceId, result.Error ?? "");
+        }
         if (productId is null)
         {
+            Publish(link.DeviceId, ownerUserId, result.Succeeded ? OtaStatus.Success : OtaStatus.Failed);
             return;
         }
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BulwarkDbContext>();
-        var state = await db.DeviceFirmwareStates.FirstAsync(s => s.DeviceId == link.DeviceId, CancellationToken.None);
+        // The device applies the image and says Hello as soon as it has the end of the transfer; a Gen3 device that
+        // restores its DTLS session does so without a handshake, often before the transfer's own end is written here. That
+        // Hello is the proof that counts, and it has settled the update already: only an update still "started" is changed.
+        var started = db.DeviceFirmwareStates.Where(s => s.DeviceId == link.DeviceId && s.OtaStatus == OtaStatus.Started && s.OtaVersion == version);
+        if (result.Succeeded)
+        {
+            // Success is announced when the next Hello carries the new version; until then the update is "applied".
+            var now = clock.GetUtcNow().UtcDateTime;
+            await started.ExecuteUpdateAsync(u => u.SetProperty(s => s.OtaStatus, OtaStatus.Applied).SetProperty(s => s.OtaUpdatedAt, now), CancellationToken.None);
+            return;
+        }
+        if (await started.FirstOrDefaultAsync(CancellationToken.None) is not { } state)
+        {
+            return;
+        }
+        Publish(link.DeviceId, ownerUserId, OtaStatus.Failed);
         await RecordFailureAsync(db, state, result.Error ?? "failed", CancellationToken.None);
         RetryLater(link, options.RetryDelay(state.OtaAttempts));
     }
@@ -364,7 +379,7 @@ public sealed partial class OtaScheduler(
         db.Devices.AsNoTracking().Where(d => d.Id == deviceId).Select(d => d.OwnerUserId).FirstOrDefaultAsync(cancellationToken);
 
     private void Publish(string deviceId, string? ownerUserId, string status) =>
-        bus.Publish(new CloudEvent(FlashStatusEvent, status, 60, clock.GetUtcNow().UtcDateTime, deviceId, ownerUserId) { DeviceId = null });
+        bus.Publish(new CloudEvent(DeviceEventDelivery.FlashStatusEvent, status, 60, clock.GetUtcNow().UtcDateTime, deviceId, ownerUserId) { DeviceId = null });
 
     private async Task Guard(Func<Task> work, string subject)
     {
