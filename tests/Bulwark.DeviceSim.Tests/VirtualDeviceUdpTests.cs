@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using Bulwark.DeviceSim.Devices;
+using Bulwark.Firmware;
 using Bulwark.Protocol.Coap;
 using Bulwark.Protocol.Messages;
 
@@ -205,6 +207,43 @@ public sealed class VirtualDeviceUdpTests
         Assert.False(resumed.HelloSkipped);
         Assert.Contains("added", ParticleMessages.GetPayloadText(describe), StringComparison.Ordinal);
         Assert.Equal(1, cloud.Server.SessionCount);
+    }
+
+    [Fact]
+    public async Task Reconnect_AfterAnOtaUpdateApplied_ResumesWithoutAHandshakeButSaysHelloWithTheNewVersion()
+    {
+        CancellationToken timeout = TestSupport.Timeout(30);
+        await using TestDtlsCloud cloud = TestDtlsCloud.Start();
+        await using VirtualDevice device = cloud.CreateDevice(TestDtlsCloud.Quiet with { SendStartupSequence = false, PlatformId = 12, ProductId = 4321, ProductFirmwareVersion = 7 });
+        TestConnection connection = await cloud.ConnectAsync(device, timeout);
+        await connection.ReceiveAsync(ParticleMessageKind.Hello, timeout);
+        byte[] module = FirmwareModuleBuilder.Build(new FirmwareModuleSpec
+        {
+            PlatformId = 12, Function = ModuleFunction.UserPart, Index = 1, Version = 7, ProductId = 4321, ProductVersion = 8, DataSize = 700,
+            Dependency1 = new ModuleDependency(ModuleFunction.SystemPart, 1, 6200),
+        });
+
+        await connection.SendAsync(new UpdateStartRequest((uint)module.Length, 512, SHA256.HashData(module)).ToMessage(connection.NextMessageId(), new byte[] { 2 }));
+        await connection.ReceiveAsync(m => UpdateStartResponse.TryParse(m, out _), timeout);
+        uint index = 1;
+        foreach (byte[] chunk in module.Chunk(512))
+        {
+            await connection.SendAsync(new UpdateChunkRequest(index++, chunk).ToMessage(connection.NextMessageId()));
+        }
+
+        await connection.SendAsync(new UpdateFinishRequest().ToMessage(connection.NextMessageId(), new byte[] { 3 }));
+        FirmwareUpdateApplied applied = await device.WaitForAsync<FirmwareUpdateApplied>(cancellationToken: timeout);
+        DeviceConnected again = await device.WaitForAsync<DeviceConnected>(c => c.SessionResumed, timeout);
+        CoapMessage hello = await connection.ReceiveAsync(ParticleMessageKind.Hello, timeout);
+
+        // Device OS saved its session's checksums of what it told the cloud (version 7), so the "reset" onto version 8
+        // restores the session but says Hello.
+        Assert.Equal(8, applied.ProductFirmwareVersion);
+        Assert.False(again.HelloSkipped);
+        Assert.True(HelloPayload.TryParse(hello.Payload.Span, out HelloPayload? parsed, out _));
+        Assert.Equal(8, parsed.ProductFirmwareVersion);
+        Assert.Equal(1, cloud.Server.SessionCount);
+        Assert.False(cloud.AcceptAsync(CancellationToken.None).IsCompleted);
     }
 
     [Fact]

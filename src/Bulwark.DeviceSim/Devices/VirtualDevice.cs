@@ -292,7 +292,10 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
             session = await OpenSessionAsync(linked.Token).ConfigureAwait(false);
-            bool skipHello = session.Link is Gen3Link { ResumedFrom: { } resumed } && resumed.AppStateDigest.Span.SequenceEqual(AppStateDigest());
+            // What the cloud learns from this greeting, taken now: a change it is not told of during the session (a firmware
+            // update applied before the "reset") must make the next resumption say Hello.
+            byte[] greeting = AppStateDigest();
+            bool skipHello = session.Link is Gen3Link { ResumedFrom: { } resumed } && resumed.AppStateDigest.Span.SequenceEqual(greeting);
             try
             {
                 await GreetAsync(session, skipHello, linked.Token).ConfigureAwait(false);
@@ -318,6 +321,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
             {
                 _state = VirtualDeviceState.Connected;
                 session.WasConnected = true;
+                session.CloudStateDigest = greeting;
             }
 
             if (_options.PingInterval is { } interval)
@@ -503,6 +507,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         if (session is not null)
         {
             await SendRequestAsync(session, ParticleMessages.Subscribe(session.RequestType, session.Channel.NextMessageId(), prefix), $"subscription {prefix}", cancellationToken).ConfigureAwait(false);
+            session.CloudStateDigest = AppStateDigest();
         }
     }
 
@@ -802,9 +807,10 @@ public sealed partial class VirtualDevice : IAsyncDisposable
 
         if (session.Link is Gen3Link gen3)
         {
-            // Device OS keeps its session across disconnects, even unexpected ones; only KeyChange discards it.
+            // Device OS keeps its session across disconnects, even unexpected ones; only KeyChange discards it. It keeps the
+            // checksums of what it told the cloud, not of what it runs now.
             Gen3SavedSession? saved = session.Reason != DisconnectReason.SessionDiscarded && session.WasConnected && _options.ResumeSessions
-                ? gen3.Save(AppStateDigest())
+                ? gen3.Save(session.CloudStateDigest)
                 : null;
             lock (_gate)
             {
@@ -1273,6 +1279,7 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         }
 
         // Device OS re-sends the application Describe when its checksum changes; registration stays synchronous.
+        session.CloudStateDigest = AppStateDigest();
         _ = SendQuietlyAsync(session, ParticleMessages.Describe(session.Channel.NextMessageId(), DescribeFlags.Application, GetApplicationDescribe()));
     }
 
@@ -1360,6 +1367,10 @@ public sealed partial class VirtualDevice : IAsyncDisposable
         public Task? KeepaliveLoop { get; set; }
 
         public bool WasConnected { get; set; }
+
+        /// <summary>The <see cref="AppStateDigest"/> of what the cloud has been told in this session (Hello, Describes,
+        /// subscriptions), saved with a Gen3 session.</summary>
+        public byte[] CloudStateDigest { get; set; } = [];
 
         public DisconnectReason Reason { get; private set; } = DisconnectReason.ConnectionClosed;
 
