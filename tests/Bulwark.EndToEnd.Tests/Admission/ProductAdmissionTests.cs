@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Bulwark.Contracts;
 using Bulwark.DeviceSim.Devices;
+using Bulwark.EndToEnd.Tests.Infrastructure;
 using Bulwark.Protocol.Keys;
 using Bulwark.Server.Tests.Infrastructure;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
@@ -19,11 +20,8 @@ public class ProductAdmissionTests
     public async Task Quarantine_approve_deny_and_a_removed_device_coming_back()
     {
         await using var server = await StartAsync();
-        var owner = await server.CreateUserAsync();
-        var stranger = await server.CreateUserAsync();
-        using var ownerClient = server.CreateClient(owner.Token);
-        using var strangerClient = server.CreateClient(stranger.Token);
-        var product = await CreateProductAsync(ownerClient);
+        using var parties = await OwnerAndStrangerAsync(server);
+        var (ownerClient, strangerClient, product) = parties;
         var serverKey = ServerPublicKey.FromPem((await JsonAsync(await ownerClient.GetAsync("/v1/keys/server?protocol=tcp")))
             .GetProperty("public_key").GetString()!);
 
@@ -105,6 +103,84 @@ public class ProductAdmissionTests
         }
         while (!deniedAgain.Contains(memberId) && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
         Assert.Contains(memberId, deniedAgain);
+    }
+
+    [Fact]
+    public async Task Over_UDP_a_strangers_gen3_device_is_quarantined_approved_and_denied_and_a_resumed_session_keeps_the_decision()
+    {
+        await using var server = await StartAsync();
+        using var parties = await OwnerAndStrangerAsync(server);
+        var (ownerClient, strangerClient, product) = parties;
+
+        // The stranger's own Gen3 device (EC key only), flashed with firmware carrying the product's ID (Device OS 3.x).
+        var identity = DeviceIdentity.Generate();
+        var id = identity.Id.ToString();
+        await Gen3Devices.ProvisionEcKeyAsync(strangerClient, identity);
+        await EnsureSuccessAsync(await strangerClient.PostAsJsonAsync("/v1/devices", new { id }));
+
+        using var productStream = await OpenStreamAsync(ownerClient, $"/v1/products/{product}/events");
+        using var strangerStream = await OpenStreamAsync(strangerClient, "/v1/devices/events");
+
+        await using var device = Gen3Devices.Create(server, identity, new VirtualDeviceOptions { PlatformId = Boron, ProductId = (ushort)product, SystemVersion = 3300 }
+            .OverUdp(await Gen3Devices.ServerEcKeyAsync(strangerClient)));
+        await device.ConnectAsync();
+        await NamesUntilAsync(strangerStream, "spark/status");
+        var quarantine = await JsonAsync(await ownerClient.GetAsync($"/v1/products/{product}/devices?quarantined=true"));
+        Assert.Equal(id, Assert.Single(quarantine.GetProperty("devices").EnumerateArray()).GetProperty("id").GetString());
+        await device.PublishAsync("quarantined/reading", "1");
+        await NamesUntilAsync(strangerStream, "quarantined/reading");
+        await SentinelAsync(ownerClient, product, "sentinel/1");
+        Assert.DoesNotContain("quarantined/reading", await NamesUntilAsync(productStream, "sentinel/1"));
+
+        // Approved while connected; the approval holds when the device comes back on its saved session with only a ping.
+        await EnsureSuccessAsync(await ownerClient.PostAsJsonAsync($"/v1/products/{product}/devices", new { id }));
+        await device.PublishAsync("approved/reading", "2");
+        await NamesUntilAsync(productStream, "approved/reading");
+        await ResumeWithoutHelloAsync(device, strangerStream);
+        await device.PublishAsync("resumed/reading", "3");
+        Assert.DoesNotContain("quarantined/reading", await NamesUntilAsync(productStream, "resumed/reading"));
+
+        // Denied: likewise out of the product's stream, also after resuming.
+        using (var deny = new HttpRequestMessage(HttpMethod.Delete, $"/v1/products/{product}/devices/{id}") { Content = JsonContent.Create(new { deny = true }) })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, (await ownerClient.SendAsync(deny)).StatusCode);
+        }
+        await ResumeWithoutHelloAsync(device, strangerStream);
+        await device.PublishAsync("denied/reading", "4");
+        await NamesUntilAsync(strangerStream, "denied/reading");
+        await SentinelAsync(ownerClient, product, "sentinel/2");
+        Assert.DoesNotContain("denied/reading", await NamesUntilAsync(productStream, "sentinel/2"));
+        var denied = await JsonAsync(await ownerClient.GetAsync($"/v1/products/{product}/devices?denied=true"));
+        Assert.Equal(id, Assert.Single(denied.GetProperty("devices").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    /// <summary>Disconnects a Gen3 device and brings it back on its saved DTLS session with a ping and no Hello.</summary>
+    private static async Task ResumeWithoutHelloAsync(VirtualDevice device, StreamReader ownerStream)
+    {
+        await device.DisconnectAsync();
+        await device.ConnectAsync();
+        var resumed = await device.WaitForAsync<DeviceConnected>(c => c.SessionResumed);
+        Assert.True(resumed.HelloSkipped);
+        // Offline then online again, seen by the owner, so the session is in place before the next event.
+        await NamesUntilAsync(ownerStream, "spark/status");
+        await NamesUntilAsync(ownerStream, "spark/status");
+    }
+
+    /// <summary>A Boron product's owner, and a stranger whose own device claims that product.</summary>
+    private sealed record Parties(HttpClient Owner, HttpClient Stranger, int Product) : IDisposable
+    {
+        public void Dispose()
+        {
+            Owner.Dispose();
+            Stranger.Dispose();
+        }
+    }
+
+    private static async Task<Parties> OwnerAndStrangerAsync(BulwarkTestServer server)
+    {
+        var owner = server.CreateClient((await server.CreateUserAsync()).Token);
+        var stranger = server.CreateClient((await server.CreateUserAsync()).Token);
+        return new Parties(owner, stranger, await CreateProductAsync(owner));
     }
 
     private static async Task<int> CreateProductAsync(HttpClient client)

@@ -3,27 +3,25 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Bulwark.DeviceSim.Devices;
 using Bulwark.DeviceSim.Protection;
 using Bulwark.EndToEnd.Tests.Infrastructure;
 using Bulwark.Firmware;
-using Bulwark.Protocol.Keys;
 using Bulwark.Server.Tests.Infrastructure;
+using static Bulwark.EndToEnd.Tests.Ota.OtaWaits;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
 namespace Bulwark.EndToEnd.Tests.DeviceProtection;
 
-/// <summary>Device Protection end to end: a protected product, a bulwark-sim device that takes product firmware and then the
-/// protected bootloader by OTA through the real gateway, refuses local control, and is put in Service Mode and back by the
-/// <c>bulwark</c> CLI over its local control channel. The device presents a Gen3 platform (Boron, 13) over the Gen2 TCP
-/// gateway until the UDP transport lands.</summary>
+/// <summary>Device Protection end to end: a protected product, a bulwark-sim Gen3 device (Boron, 13) over UDP/DTLS that takes
+/// product firmware and then the protected bootloader by OTA v3 through the real gateway, refuses local control, and is put
+/// in Service Mode and back by the <c>bulwark</c> CLI over its local control channel. Only Gen3 devices can be protected, and
+/// they connect over UDP only, so there is no TCP variant.</summary>
 public class DeviceProtectionEndToEndTests
 {
     private const ushort Boron = 13;
     private const ushort BootloaderVersion = 3000;
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task A_device_becomes_protected_by_OTA_refuses_local_control_and_goes_into_Service_Mode_and_back_through_the_CLI()
@@ -66,21 +64,17 @@ public class DeviceProtectionEndToEndTests
         await EnsureSuccessAsync(await http.PutAsJsonAsync($"/v1/products/{productId}/firmware/release",
             new { version = 2, product_default = true, intelligent = true }));
 
-        // The device: RSA key for the TCP gateway, EC P-256 key registered for Service Mode, the server's EC key in its DCT.
-        var serverKey = ServerPublicKey.FromPem((await JsonAsync(await http.GetAsync("/v1/keys/server?protocol=tcp"))).GetProperty("public_key").GetString()!);
-        using var serverEc = ECDsa.Create();
-        serverEc.ImportFromPem((await JsonAsync(await http.GetAsync("/v1/keys/server?protocol=udp"))).GetProperty("public_key").GetString()!);
-        var serverEcSpki = serverEc.ExportSubjectPublicKeyInfo();
+        // The device: one EC P-256 key, registered, for the DTLS handshake and Service Mode alike; the server's EC key in its DCT.
+        var serverEcSpki = await Gen3Devices.ServerEcKeyAsync(http);
         var identity = DeviceIdentity.Generate();
         var id = identity.Id.ToString();
-        using var deviceEc = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetPublicKeyPem(), algorithm = "rsa" }));
-        await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = deviceEc.ExportSubjectPublicKeyInfoPem(), algorithm = "ecc" }));
+        using var deviceEc = Gen3Devices.OpenEcKey(identity);
+        await Gen3Devices.ProvisionEcKeyAsync(http, identity);
         await EnsureSuccessAsync(await http.PostAsJsonAsync($"/v1/products/{productId}/devices", new { id }));
         // The owner claims it: the device is theirs as well as the product's (the owner's token is what the flash policy must refuse).
         await EnsureSuccessAsync(await http.PostAsJsonAsync("/v1/devices", new { id }));
         var protection = new DeviceProtectionState(identity.Id, deviceEc, serverEcSpki);
-        await using var device = new VirtualDevice(identity, serverKey, "127.0.0.1", server.GatewayPort, new VirtualDeviceOptions
+        await using var device = Gen3Devices.Create(server, identity, new VirtualDeviceOptions
         {
             PlatformId = Boron,
             ProductId = (ushort)productId,
@@ -90,7 +84,7 @@ public class DeviceProtectionEndToEndTests
             NotificationCapacity = 0,
             Protection = protection,
             LocalControlPort = 0,
-        });
+        }.OverUdp(serverEcSpki));
         var control = $"127.0.0.1:{device.LocalControlEndPoint!.Port}";
 
         // Open before anything arrives: local control is served.
@@ -218,24 +212,6 @@ public class DeviceProtectionEndToEndTests
             { new StringContent("v" + version), "title" },
         };
         await EnsureSuccessAsync(await http.PostAsync($"/v1/products/{productId}/firmware", form));
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-            {
-                return value;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Still {value} after {Patience}");
-            }
-            await Task.Delay(100);
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using Bulwark.DeviceSim.Devices;
+using Bulwark.EndToEnd.Tests.Infrastructure;
 using Bulwark.Server.Gateway.Udp;
 using Bulwark.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -106,13 +106,10 @@ public partial class VirtualDeviceGatewayTests
     /// server's EC key from <c>GET /v1/keys/server?protocol=udp</c>.</summary>
     private static async Task<(DeviceIdentity Identity, VirtualDeviceOptions Options)> ClaimNewGen3DeviceAsync(HttpClient client, VirtualDeviceOptions options)
     {
-        using var serverKey = ECDsa.Create();
-        serverKey.ImportFromPem((await JsonAsync(await client.GetAsync("/v1/keys/server?protocol=udp"))).GetProperty("public_key").GetString()!);
         var identity = DeviceIdentity.Generate();
-        var id = identity.Id.ToString();
-        await EnsureSuccessAsync(await client.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = identity.GetEcPublicKeyPem(), algorithm = "ecc" }));
-        await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/devices", new { id }));
-        return (identity, options with { Transport = DeviceTransport.Udp, ServerEcPublicKey = serverKey.ExportSubjectPublicKeyInfo() });
+        await Gen3Devices.ProvisionEcKeyAsync(client, identity);
+        await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/devices", new { id = identity.Id.ToString() }));
+        return (identity, options.OverUdp(await Gen3Devices.ServerEcKeyAsync(client)));
     }
 
     private static Bulwark.Protocol.Dtls.DtlsServer DtlsServerPort(BulwarkTestServer server, out int port)
