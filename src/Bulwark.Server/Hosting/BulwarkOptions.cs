@@ -14,6 +14,13 @@ public sealed class BulwarkOptions
 
     public bool SignupOpen => !string.Equals(Signup, "closed", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>Thread-pool worker threads kept ready. Microsoft.Data.Sqlite's "async" calls run synchronously and
+    /// SQLite's busy handler sleeps on the calling thread, so a burst of devices writing at once (thousands connecting)
+    /// parks every pool thread; the pool then grows by about one thread a second and everything else (acknowledgements,
+    /// pings, other devices' handshakes) stalls until devices retransmit and give up. Measured: 2,000 UDP devices with
+    /// 128 handshakes in flight collapsed to 16 handshakes/s with 187 sessions lost; with 64 threads ready, 92/s and none lost.</summary>
+    public int MinWorkerThreads { get; set; } = 64;
+
     public PasswordOptions Passwords { get; set; } = new();
 
     public LoginThrottleOptions LoginThrottle { get; set; } = new();

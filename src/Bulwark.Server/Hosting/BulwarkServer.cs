@@ -52,6 +52,11 @@ public static class BulwarkServer
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
         options.DataDirectory = dataDirectory;
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        if (workers < options.MinWorkerThreads)
+        {
+            ThreadPool.SetMinThreads(options.MinWorkerThreads, completionPorts);
+        }
 
         var services = builder.Services;
         services.AddSingleton(options);
