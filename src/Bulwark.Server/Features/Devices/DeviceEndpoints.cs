@@ -72,16 +72,9 @@ public static partial class DeviceEndpoints
             response["name"] = name;
             changes.Add("name");
         }
-        if (fields.Has("notes"))
+        if (DeviceNames.ApplyNotes(fields, device, response, changes) is { } badNotes)
         {
-            var notes = fields.String("notes") ?? "";
-            if (!DeviceNames.TryCheckNotes(notes, out var badNotes))
-            {
-                return badNotes;
-            }
-            device.Notes = notes;
-            response["notes"] = notes;
-            changes.Add("notes");
+            return badNotes;
         }
         if (changes.Count > 0)
         {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Bulwark.Server.Data;
 using Bulwark.Server.Http;
 
 namespace Bulwark.Server.Features.Devices;
@@ -20,11 +21,23 @@ internal static partial class DeviceNames
         return problem is null;
     }
 
-    /// <summary>Checks the notes' length; <paramref name="problem"/> is the 400 to answer when they are too long.</summary>
-    public static bool TryCheckNotes(string notes, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out IResult? problem)
+    /// <summary>Sets the device's notes when the request sends <c>notes</c>, noting the change in the response and the
+    /// audit list. Null when applied or not sent; the 400 to answer when they are too long.</summary>
+    public static IResult? ApplyNotes(RequestFields fields, Device device, Dictionary<string, object?> response, List<string> changes)
     {
-        problem = notes.Length > MaxNotesLength ? ApiProblem.BadRequest($"Notes are limited to {MaxNotesLength} characters") : null;
-        return problem is null;
+        if (!fields.Has("notes"))
+        {
+            return null;
+        }
+        var notes = fields.String("notes") ?? "";
+        if (notes.Length > MaxNotesLength)
+        {
+            return ApiProblem.BadRequest($"Notes are limited to {MaxNotesLength} characters");
+        }
+        device.Notes = notes;
+        response["notes"] = notes;
+        changes.Add("notes");
+        return null;
     }
 
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
