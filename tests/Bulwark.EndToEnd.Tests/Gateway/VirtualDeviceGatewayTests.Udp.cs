@@ -1,9 +1,7 @@
 using System.Net.Http.Json;
 using Bulwark.DeviceSim.Devices;
 using Bulwark.EndToEnd.Tests.Infrastructure;
-using Bulwark.Server.Gateway.Udp;
 using Bulwark.Server.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
 namespace Bulwark.EndToEnd.Tests.Gateway;
@@ -26,13 +24,12 @@ public partial class VirtualDeviceGatewayTests
         using var client = server.CreateClient(user.Token);
         var (identity, options) = await ClaimNewGen3DeviceAsync(client, new VirtualDeviceOptions { PlatformId = 12, ProductFirmwareVersion = 4 });
         var id = identity.Id.ToString();
-        DtlsServerPort(server, out int port);
 
         using var stream = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/devices/events"), HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
         Assert.Equal(":ok", await reader.ReadLineAsync());
 
-        await using var device = new VirtualDevice(identity, serverKey: null, "127.0.0.1", port, options);
+        await using var device = new VirtualDevice(identity, serverKey: null, "127.0.0.1", server.UdpGatewayPort, options);
         device.RegisterFunction("double", arg => int.Parse(arg, System.Globalization.CultureInfo.InvariantCulture) * 2);
         device.RegisterVariable("answer", () => 42);
         await device.ConnectAsync();
@@ -58,13 +55,13 @@ public partial class VirtualDeviceGatewayTests
         using var client = server.CreateClient(user.Token);
         var (identity, options) = await ClaimNewGen3DeviceAsync(client, new VirtualDeviceOptions { PlatformId = 12 });
         var id = identity.Id.ToString();
-        var udp = DtlsServerPort(server, out int port);
+        var udp = server.UdpGateway;
 
         using var stream = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/devices/events"), HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
         Assert.Equal(":ok", await reader.ReadLineAsync());
 
-        await using var device = new VirtualDevice(identity, serverKey: null, "127.0.0.1", port, options);
+        await using var device = new VirtualDevice(identity, serverKey: null, "127.0.0.1", server.UdpGatewayPort, options);
         device.RegisterFunction("double", arg => int.Parse(arg, System.Globalization.CultureInfo.InvariantCulture) * 2);
         await device.ConnectAsync();
         Assert.Equal("online", (await NextEventAsync(reader, "spark/status")).GetProperty("data").GetString());
@@ -110,12 +107,5 @@ public partial class VirtualDeviceGatewayTests
         await Gen3Devices.ProvisionEcKeyAsync(client, identity);
         await EnsureSuccessAsync(await client.PostAsJsonAsync("/v1/devices", new { id = identity.Id.ToString() }));
         return (identity, options.OverUdp(await Gen3Devices.ServerEcKeyAsync(client)));
-    }
-
-    private static Bulwark.Protocol.Dtls.DtlsServer DtlsServerPort(BulwarkTestServer server, out int port)
-    {
-        var udp = server.Services.GetRequiredService<UdpDeviceGateway>().Server!;
-        port = udp.LocalEndPoint.Port;
-        return udp;
     }
 }

@@ -38,9 +38,12 @@ public sealed class BulwarkTestServer : IAsyncDisposable
     /// <summary>The device gateway's bound TCP port (Gen2 devices connect here).</summary>
     public int GatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.DeviceGateway>().TcpPort.GetAwaiter().GetResult();
 
-    /// <summary>The device gateway's bound UDP port (Gen3 devices connect here over DTLS).</summary>
-    public int UdpGatewayPort => _app.Services.GetRequiredService<Bulwark.Server.Gateway.Udp.UdpDeviceGateway>().Server?.LocalEndPoint.Port
+    /// <summary>The Gen3 gateway's DTLS server, to look at its sessions.</summary>
+    public Bulwark.Protocol.Dtls.DtlsServer UdpGateway => _app.Services.GetRequiredService<Bulwark.Server.Gateway.Udp.UdpDeviceGateway>().Server
         ?? throw new InvalidOperationException("The UDP gateway is off in this server's settings");
+
+    /// <summary>The device gateway's bound UDP port (Gen3 devices connect here over DTLS).</summary>
+    public int UdpGatewayPort => UdpGateway.LocalEndPoint.Port;
 
     /// <summary>Starts a server. <paramref name="settings"/> are configuration overrides such as
     /// <c>["Bulwark:Signup"] = "closed"</c>.</summary>

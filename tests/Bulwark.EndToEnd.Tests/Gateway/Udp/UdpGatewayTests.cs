@@ -1,9 +1,7 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Bulwark.Protocol.Dtls;
-using Bulwark.Server.Gateway.Udp;
 using Bulwark.Server.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using static Bulwark.Server.Tests.Infrastructure.BulwarkTestServer;
 
 namespace Bulwark.EndToEnd.Tests.Gateway.Udp;
@@ -28,7 +26,7 @@ public class UdpGatewayTests
         string id = Convert.ToHexString(RandomNumberGenerator.GetBytes(12)).ToLowerInvariant();
         await EnsureSuccessAsync(await client.PostAsJsonAsync($"/v1/provisioning/{id}", new { publicKey = deviceKey.ExportSubjectPublicKeyInfoPem(), algorithm = "ecc" }));
 
-        DtlsServer udp = server.Services.GetRequiredService<UdpDeviceGateway>().Server!;
+        DtlsServer udp = server.UdpGateway;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await using (var device = new DtlsClient(deviceKey, serverKey, udp.LocalEndPoint, new DtlsClientOptions { InitialRetransmitTimeout = TimeSpan.FromMilliseconds(300) }))
         {
